@@ -1,0 +1,323 @@
+//! Browser side of the dashboard: loads incidents and counts over HTTP, follows the live feed
+//! over a WebSocket (resuming from the last `seq` after a drop, reloading on `resync`), keeps
+//! the connection indicator honest, and drives the map.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+
+use crate::dashboard::{format_time, upsert_into, Conn, Dash, MAX_ON_SCREEN};
+use crate::map;
+use crate::wire::{ErrorBody, Incident, IncidentStatus, Lang, MapInfo, ServerMessage, Stats};
+
+/// A feed silent for this long is treated as dead (the server sends a heartbeat every 15 s).
+const SILENCE_LIMIT_MS: f64 = 45_000.0;
+const LANG_KEY: &str = "onegrid.lang";
+
+/// Starts everything the screen does once hydrated.
+pub fn start(dash: Dash) {
+    restore_language(dash);
+    Effect::new(move |_| {
+        let lang = dash.lang.get();
+        let code = if lang == Lang::En { "en" } else { "zh" };
+        if let Some(s) = storage() {
+            let _ = s.set_item(LANG_KEY, code);
+        }
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("lang", if lang == Lang::En { "en" } else { "zh-CN" });
+        }
+    });
+
+    let tick = move || {
+        dash.clock.set(format_time(
+            Utc::now(),
+            dash.utc_offset_minutes.get_untracked(),
+            false,
+        ))
+    };
+    tick();
+    set_interval(tick, Duration::from_secs(1));
+
+    // The map follows the incident list and the selection.
+    Effect::new(move |_| {
+        let json = dash.incidents.with(|list| feature_collection(list));
+        map::set_incidents(&json);
+    });
+    Effect::new(move |_| match dash.selected.get() {
+        Some(id) => {
+            let at = dash
+                .incidents
+                .with_untracked(|l| l.iter().find(|i| i.id == id).map(|i| (i.lon, i.lat)));
+            if let Some((lon, lat)) = at {
+                map::select_incident(id as f64, lon, lat, true);
+            }
+        }
+        None => map::select_incident(-1.0, 0.0, 0.0, false),
+    });
+
+    spawn_local(async move {
+        match get_json::<MapInfo>("/api/v1/map/info").await {
+            Ok(info) => {
+                dash.utc_offset_minutes.set(info.utc_offset_minutes);
+                let json = serde_json::to_string(&info).unwrap_or_default();
+                let on_select = Closure::<dyn Fn(f64)>::new(move |id: f64| {
+                    dash.selected.set(Some(id as i64));
+                });
+                if !map::mount_map("map", &json, on_select.as_ref().unchecked_ref()) {
+                    dash.map_error.set(true);
+                }
+                // The map lives as long as the page.
+                on_select.forget();
+            }
+            Err(e) => {
+                leptos::logging::error!("map info: {e}");
+                dash.map_error.set(true);
+            }
+        }
+    });
+
+    let live = Rc::new(Live::default());
+    connect(dash, live.clone());
+    watch_silence(live.clone());
+    reload(dash);
+    // Counts roll over at midnight and drift if an event is missed: refresh now and then.
+    set_interval(move || refresh_stats(dash), Duration::from_secs(60));
+}
+
+/// Reloads the incident list and the counts over HTTP.
+pub fn reload(dash: Dash) {
+    dash.loading.set(true);
+    dash.load_error.set(None);
+    spawn_local(async move {
+        let url = format!("/api/v1/incidents?limit={MAX_ON_SCREEN}");
+        match get_json::<Vec<Incident>>(&url).await {
+            Ok(list) => dash.incidents.update(|current| {
+                for incident in list {
+                    upsert_into(current, incident);
+                }
+            }),
+            Err(e) => dash.load_error.set(Some(e)),
+        }
+        dash.loading.set(false);
+    });
+    refresh_stats(dash);
+}
+
+/// Asks the server to move an incident to `status`.
+pub fn change_status(dash: Dash, id: i64, status: IncidentStatus) {
+    dash.action_error.set(None);
+    spawn_local(async move {
+        let url = format!("/api/v1/incidents/{id}/status");
+        let body = serde_json::json!({ "status": status.as_str() });
+        let result = async {
+            let resp = gloo_net::http::Request::post(&url)
+                .json(&body)
+                .map_err(|e| e.to_string())?
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            read_json::<Incident>(resp).await
+        }
+        .await;
+        match result {
+            Ok(incident) => dash.upsert(incident),
+            Err(e) => dash.action_error.set(Some(e)),
+        }
+    });
+}
+
+fn refresh_stats(dash: Dash) {
+    spawn_local(async move {
+        if let Ok(stats) = get_json::<Stats>("/api/v1/stats").await {
+            dash.stats.set(Some(stats));
+        }
+    });
+}
+
+/// The live connection and what it needs to resume.
+#[derive(Default)]
+struct Live {
+    socket: RefCell<Option<Socket>>,
+    /// Newest `seq` seen; a reconnect asks for what came after it.
+    last_seq: Cell<i64>,
+    last_message_ms: Cell<f64>,
+    failures: Cell<u32>,
+    stats_pending: Cell<bool>,
+}
+
+struct Socket {
+    ws: WebSocket,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+fn connect(dash: Dash, live: Rc<Live>) {
+    let location = window().location();
+    let scheme = if location.protocol().as_deref() == Ok("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location.host().unwrap_or_default();
+    let since = live.last_seq.get();
+    let url = if since > 0 {
+        format!("{scheme}://{host}/ws?since={since}")
+    } else {
+        format!("{scheme}://{host}/ws")
+    };
+    let ws = match WebSocket::new(&url) {
+        Ok(ws) => ws,
+        Err(_) => {
+            dash.conn.set(Conn::Down);
+            schedule_reconnect(dash, live);
+            return;
+        }
+    };
+    live.last_message_ms.set(js_sys::Date::now());
+
+    let on_message = {
+        let live = live.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            live.last_message_ms.set(js_sys::Date::now());
+            let Some(text) = e.data().as_string() else { return };
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(ServerMessage::Hello { seq, .. }) => {
+                    live.failures.set(0);
+                    if live.last_seq.get() == 0 {
+                        live.last_seq.set(seq);
+                    }
+                    dash.conn.set(Conn::Live);
+                    schedule_stats(dash, live.clone());
+                }
+                Ok(ServerMessage::Incident { seq, incident }) => {
+                    live.last_seq.set(live.last_seq.get().max(seq));
+                    dash.upsert(incident);
+                    schedule_stats(dash, live.clone());
+                }
+                Ok(ServerMessage::Resync) => reload(dash),
+                Ok(ServerMessage::Heartbeat { .. }) => {}
+                Err(e) => leptos::logging::warn!("live feed: unreadable message: {e}"),
+            }
+        })
+    };
+    let on_close = {
+        let live = live.clone();
+        Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+            dash.conn.set(Conn::Down);
+            schedule_reconnect(dash, live.clone());
+        })
+    };
+    let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+        // A close event follows; reconnecting happens there.
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    // Replacing the old socket drops its callbacks; this never runs inside one of them
+    // (reconnects go through a timer), so none is dropped while it runs.
+    if let Some(old) = live.socket.borrow_mut().replace(Socket {
+        ws,
+        _on_message: on_message,
+        _on_close: on_close,
+        _on_error: on_error,
+    }) {
+        old.ws.set_onclose(None);
+        let _ = old.ws.close();
+    }
+}
+
+fn schedule_reconnect(dash: Dash, live: Rc<Live>) {
+    let failures = live.failures.get() + 1;
+    live.failures.set(failures);
+    // 1 s, 2 s, 4 s, … at most 15 s.
+    let delay = Duration::from_millis((500u64 << failures.min(5)).min(15_000));
+    set_timeout(move || connect(dash, live), delay);
+}
+
+/// Closes a socket that has gone silent, so its close handler reconnects.
+fn watch_silence(live: Rc<Live>) {
+    set_interval(
+        move || {
+            let silent = js_sys::Date::now() - live.last_message_ms.get() > SILENCE_LIMIT_MS;
+            if silent {
+                if let Some(s) = live.socket.borrow().as_ref() {
+                    if s.ws.ready_state() == WebSocket::OPEN {
+                        let _ = s.ws.close();
+                    }
+                }
+            }
+        },
+        Duration::from_secs(5),
+    );
+}
+
+/// Refreshes the counts at most twice a second while events stream in.
+fn schedule_stats(dash: Dash, live: Rc<Live>) {
+    if live.stats_pending.replace(true) {
+        return;
+    }
+    set_timeout(
+        move || {
+            live.stats_pending.set(false);
+            refresh_stats(dash);
+        },
+        Duration::from_millis(500),
+    );
+}
+
+fn feature_collection(list: &[Incident]) -> String {
+    let features: Vec<serde_json::Value> = list
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [i.lon, i.lat] },
+                "properties": {
+                    "id": i.id,
+                    "status": i.status.as_str(),
+                    "category": i.category.code(),
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features }).to_string()
+}
+
+fn restore_language(dash: Dash) {
+    let saved = storage().and_then(|s| s.get_item(LANG_KEY).ok().flatten());
+    if saved.as_deref() == Some("en") {
+        dash.lang.set(Lang::En);
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, String> {
+    let resp = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    read_json(resp).await
+}
+
+async fn read_json<T: DeserializeOwned>(resp: gloo_net::http::Response) -> Result<T, String> {
+    if resp.ok() {
+        return resp.json::<T>().await.map_err(|e| e.to_string());
+    }
+    let status = resp.status();
+    match resp.json::<ErrorBody>().await {
+        Ok(body) => Err(body.error.message),
+        Err(_) => Err(format!("HTTP {status}")),
+    }
+}

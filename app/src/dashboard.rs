@@ -1,0 +1,369 @@
+//! The command-center screen: header with live counts and connection state, the district map,
+//! the live incident list and the details of the selected incident.
+//!
+//! Rendered on the server in its loading state; once hydrated, `client` loads the incidents,
+//! follows the live feed and drives the map.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use leptos::prelude::*;
+
+use crate::i18n::texts;
+use crate::wire::{Incident, IncidentStatus, Lang, Stats};
+
+/// State of the live feed, shown in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Live,
+    Down,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Connecting => "connecting",
+            Conn::Live => "live",
+            Conn::Down => "down",
+        }
+    }
+}
+
+/// Most incidents kept on screen.
+pub const MAX_ON_SCREEN: usize = 500;
+
+/// Everything the screen shows; each field is a signal, so the struct is `Copy`.
+#[derive(Clone, Copy)]
+pub struct Dash {
+    pub lang: RwSignal<Lang>,
+    pub incidents: RwSignal<Vec<Incident>>,
+    pub loading: RwSignal<bool>,
+    pub load_error: RwSignal<Option<String>>,
+    pub stats: RwSignal<Option<Stats>>,
+    pub conn: RwSignal<Conn>,
+    pub selected: RwSignal<Option<i64>>,
+    pub utc_offset_minutes: RwSignal<i32>,
+    pub clock: RwSignal<String>,
+    pub map_error: RwSignal<bool>,
+    pub action_error: RwSignal<Option<String>>,
+}
+
+impl Dash {
+    fn new() -> Dash {
+        Dash {
+            lang: RwSignal::new(Lang::Zh),
+            incidents: RwSignal::new(Vec::new()),
+            loading: RwSignal::new(true),
+            load_error: RwSignal::new(None),
+            stats: RwSignal::new(None),
+            conn: RwSignal::new(Conn::Connecting),
+            selected: RwSignal::new(None),
+            utc_offset_minutes: RwSignal::new(480),
+            clock: RwSignal::new(String::from("--:--:--")),
+            map_error: RwSignal::new(false),
+            action_error: RwSignal::new(None),
+        }
+    }
+
+    /// Adds or updates an incident, keeping the newest state (by `seq`) and newest-first order.
+    pub fn upsert(&self, incident: Incident) {
+        self.incidents.update(|list| upsert_into(list, incident));
+    }
+}
+
+/// Inserts `incident` into a newest-first list, replacing an older state of the same incident.
+pub fn upsert_into(list: &mut Vec<Incident>, incident: Incident) {
+    if let Some(existing) = list.iter_mut().find(|i| i.id == incident.id) {
+        if incident.seq > existing.seq {
+            *existing = incident;
+        }
+        return;
+    }
+    let at = list
+        .iter()
+        .position(|i| (i.created_at, i.id) < (incident.created_at, incident.id))
+        .unwrap_or(list.len());
+    list.insert(at, incident);
+    list.truncate(MAX_ON_SCREEN);
+}
+
+pub fn format_time(t: DateTime<Utc>, offset_minutes: i32, with_date: bool) -> String {
+    let offset = FixedOffset::east_opt(offset_minutes * 60)
+        .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("+08:00 is valid"));
+    let local = t.with_timezone(&offset);
+    if with_date {
+        local.format("%m-%d %H:%M:%S").to_string()
+    } else {
+        local.format("%H:%M:%S").to_string()
+    }
+}
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let dash = Dash::new();
+    provide_context(dash);
+
+    #[cfg(feature = "hydrate")]
+    crate::client::start(dash);
+
+    let t = move || texts(dash.lang.get());
+    view! {
+        <div class="dashboard" data-lang=move || match dash.lang.get() { Lang::Zh => "zh", Lang::En => "en" }>
+            <Header/>
+            <main class="stage">
+                <div id="map" class="map" aria-label="map"></div>
+                <Show when=move || dash.map_error.get()>
+                    <div class="map-error">{move || t().map_failed}</div>
+                </Show>
+                <IncidentList/>
+                <Details/>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    let count = move |f: fn(&Stats) -> i64| {
+        move || {
+            dash.stats
+                .get()
+                .map(|s| f(&s).to_string())
+                .unwrap_or_else(|| "–".to_string())
+        }
+    };
+    let toggle = move |_| {
+        dash.lang.update(|l| {
+            *l = match l {
+                Lang::Zh => Lang::En,
+                Lang::En => Lang::Zh,
+            }
+        })
+    };
+    view! {
+        <header class="topbar">
+            <div class="brand">
+                <span class="logo">"onegrid"</span>
+                <h1>{move || t().title}</h1>
+            </div>
+            <div class="counters">
+                <div class="counter">
+                    <span class="counter-value" data-stat="today">{count(|s| s.today)}</span>
+                    <span class="counter-label">{move || t().today}</span>
+                </div>
+                <div class="counter counter-open">
+                    <span class="counter-value" data-stat="open">{count(|s| s.open)}</span>
+                    <span class="counter-label">{move || t().open}</span>
+                </div>
+                <div class="counter counter-resolved">
+                    <span class="counter-value" data-stat="resolved">{count(|s| s.resolved_today)}</span>
+                    <span class="counter-label">{move || t().resolved_today}</span>
+                </div>
+            </div>
+            <div class="status-area">
+                <span class="conn" data-conn=move || dash.conn.get().as_str() role="status">
+                    <span class="conn-dot"></span>
+                    <span class="conn-text">
+                        {move || match dash.conn.get() {
+                            Conn::Live => t().live,
+                            Conn::Connecting => t().connecting,
+                            Conn::Down => t().offline,
+                        }}
+                    </span>
+                </span>
+                <span class="clock">{move || dash.clock.get()}</span>
+                <button class="lang-switch" on:click=toggle>{move || t().switch_lang}</button>
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn IncidentList() -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    let body = move || {
+        if let Some(err) = dash.load_error.get() {
+            return view! {
+                <div class="panel-state panel-error">
+                    <p>{t().load_failed}": "{err}</p>
+                    <button on:click=move |_| {
+                        #[cfg(feature = "hydrate")]
+                        crate::client::reload(dash);
+                    }>{t().retry}</button>
+                </div>
+            }
+            .into_any();
+        }
+        if dash.loading.get() && dash.incidents.with(Vec::is_empty) {
+            return view! { <div class="panel-state panel-loading"><span class="spinner"></span>{t().loading}</div> }
+                .into_any();
+        }
+        if dash.incidents.with(Vec::is_empty) {
+            return view! { <div class="panel-state panel-empty">{t().empty}</div> }.into_any();
+        }
+        view! {
+            <ul class="incident-list">
+                <For each=move || dash.incidents.get() key=|i| (i.id, i.seq) let:incident>
+                    <IncidentItem incident/>
+                </For>
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <aside class="incident-panel">
+            <h2>
+                {move || t().incidents}
+                <span class="panel-count">{move || dash.incidents.with(Vec::len)}</span>
+            </h2>
+            {body}
+        </aside>
+    }
+}
+
+#[component]
+fn IncidentItem(incident: Incident) -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let id = incident.id;
+    let lang = move || dash.lang.get();
+    let status = incident.status;
+    let category = incident.category;
+    let created = incident.created_at;
+    let place = format!("{} · {}", incident.street_name, incident.grid_name);
+    let description = incident.description.clone();
+    view! {
+        <li
+            class="incident"
+            class:selected=move || dash.selected.get() == Some(id)
+            data-incident-id=id
+            data-status=status.as_str()
+            on:click=move |_| dash.selected.set(Some(id))
+        >
+            <span class="status-dot" style=format!("background:{}", status.color())></span>
+            <div class="incident-main">
+                <div class="incident-head">
+                    <span class="incident-category">{move || category.label(lang())}</span>
+                    <span class="incident-status" style=format!("color:{}", status.color())>
+                        {move || status.label(lang())}
+                    </span>
+                    <time class="incident-time">
+                        {move || format_time(created, dash.utc_offset_minutes.get(), false)}
+                    </time>
+                </div>
+                <div class="incident-place">{place}</div>
+                <div class="incident-desc">{description}</div>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn Details() -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    let selected = Memo::new(move |_| {
+        let id = dash.selected.get()?;
+        dash.incidents.with(|l| l.iter().find(|i| i.id == id).cloned())
+    });
+    move || {
+        selected.get().map(|i| {
+            let lang = dash.lang.get();
+            let id = i.id;
+            let can_dispatch = i.status == IncidentStatus::Reported;
+            let can_resolve = i.status != IncidentStatus::Resolved;
+            let act = move |status: IncidentStatus| {
+                move |_| {
+                    #[cfg(feature = "hydrate")]
+                    crate::client::change_status(dash, id, status);
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = status;
+                }
+            };
+            view! {
+                <section class="details" data-incident-id=id>
+                    <header>
+                        <span class="status-dot" style=format!("background:{}", i.status.color())></span>
+                        <h3>{i.category.label(lang)}</h3>
+                        <span class="details-id">"#"{id}</span>
+                        <button class="details-close" on:click=move |_| dash.selected.set(None)
+                            title=t().close>"×"</button>
+                    </header>
+                    <p class="details-desc">{i.description.clone()}</p>
+                    <dl>
+                        <dt>{t().status}</dt>
+                        <dd style=format!("color:{}", i.status.color())>{i.status.label(lang)}</dd>
+                        <dt>{t().reported_at}</dt>
+                        <dd>{format_time(i.created_at, dash.utc_offset_minutes.get(), true)}</dd>
+                        <dt>{t().reporter}</dt>
+                        <dd>{i.reporter.clone().unwrap_or_else(|| t().unknown_reporter.to_string())}</dd>
+                        <dt>{t().street}</dt>
+                        <dd>{i.street_name.clone()}" ("{i.street_code.clone()}")"</dd>
+                        <dt>{t().grid}</dt>
+                        <dd>{i.grid_name.clone()}<br/><code>{i.grid_code.clone()}</code></dd>
+                        <dt>{t().location}</dt>
+                        <dd><code>{format!("{:.6}, {:.6}", i.lat, i.lon)}</code></dd>
+                    </dl>
+                    <div class="details-actions">
+                        <Show when=move || can_dispatch>
+                            <button on:click=act(IncidentStatus::Dispatched)>{move || t().dispatch}</button>
+                        </Show>
+                        <Show when=move || can_resolve>
+                            <button class="primary" on:click=act(IncidentStatus::Resolved)>{move || t().resolve}</button>
+                        </Show>
+                    </div>
+                    {move || dash.action_error.get().map(|e| view! { <p class="details-error">{t().action_failed}": "{e}</p> })}
+                </section>
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Category;
+
+    fn incident(id: i64, seq: i64, minute: u32, status: IncidentStatus) -> Incident {
+        let at = DateTime::parse_from_rfc3339(&format!("2026-11-25T08:{minute:02}:00Z"))
+            .expect("valid")
+            .with_timezone(&Utc);
+        Incident {
+            id,
+            seq,
+            created_at: at,
+            updated_at: at,
+            status,
+            category: Category::Garbage,
+            lat: 23.0,
+            lon: 113.1,
+            description: String::new(),
+            reporter: None,
+            street_code: "440604012".into(),
+            street_name: "祖庙街道".into(),
+            grid_code: "440604012001001".into(),
+            grid_name: "g".into(),
+        }
+    }
+
+    #[test]
+    fn upsert_keeps_newest_first_and_never_goes_back_to_an_older_state() {
+        let mut list = Vec::new();
+        upsert_into(&mut list, incident(1, 1, 0, IncidentStatus::Reported));
+        upsert_into(&mut list, incident(3, 3, 2, IncidentStatus::Reported));
+        upsert_into(&mut list, incident(2, 2, 1, IncidentStatus::Reported));
+        assert_eq!(list.iter().map(|i| i.id).collect::<Vec<_>>(), [3, 2, 1]);
+        upsert_into(&mut list, incident(2, 5, 1, IncidentStatus::Resolved));
+        upsert_into(&mut list, incident(2, 4, 1, IncidentStatus::Dispatched));
+        assert_eq!(list[1].status, IncidentStatus::Resolved);
+        assert_eq!(list.len(), 3);
+    }
+
+    #[test]
+    fn times_show_in_the_district_zone() {
+        let i = incident(1, 1, 5, IncidentStatus::Reported);
+        assert_eq!(format_time(i.created_at, 480, false), "16:05:00");
+        assert_eq!(format_time(i.created_at, 480, true), "11-25 16:05:00");
+    }
+}

@@ -1,0 +1,324 @@
+//! The JSON shapes that cross the wire, shared by the server and the browser so both compile
+//! against the same types. HTTP lives under `/api/v1/`; the WebSocket protocol names its version
+//! in its first message ([`WS_PROTOCOL`]). A breaking change gets a new version.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Version of the live protocol, sent in the `hello` message.
+pub const WS_PROTOCOL: &str = "onegrid.live.v1";
+
+/// Levels of the jurisdiction hierarchy, outermost first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    District,
+    Street,
+    Community,
+    Grid,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::District, Level::Street, Level::Community, Level::Grid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::District => "district",
+            Level::Street => "street",
+            Level::Community => "community",
+            Level::Grid => "grid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Level::District, Lang::Zh) => "区",
+            (Level::Street, Lang::Zh) => "镇街",
+            (Level::Community, Lang::Zh) => "村居",
+            (Level::Grid, Lang::Zh) => "网格",
+            (Level::District, Lang::En) => "District",
+            (Level::Street, Lang::En) => "Street/town",
+            (Level::Community, Lang::En) => "Community",
+            (Level::Grid, Lang::En) => "Grid",
+        }
+    }
+}
+
+/// Asset layers (部件).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetLayer {
+    Buildings,
+    Roads,
+    Pipelines,
+    Pois,
+}
+
+impl AssetLayer {
+    pub const ALL: [AssetLayer; 4] = [
+        AssetLayer::Buildings,
+        AssetLayer::Roads,
+        AssetLayer::Pipelines,
+        AssetLayer::Pois,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetLayer::Buildings => "buildings",
+            AssetLayer::Roads => "roads",
+            AssetLayer::Pipelines => "pipelines",
+            AssetLayer::Pois => "pois",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AssetLayer> {
+        AssetLayer::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// UI language. Simplified Chinese is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+/// Incident categories, by code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    FallenTree,
+    DamagedRoad,
+    DamagedManholeCover,
+    Waterlogging,
+    OutdoorBusiness,
+    Garbage,
+    FireHazard,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::FallenTree,
+        Category::DamagedRoad,
+        Category::DamagedManholeCover,
+        Category::Waterlogging,
+        Category::OutdoorBusiness,
+        Category::Garbage,
+        Category::FireHazard,
+        Category::Other,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Category::FallenTree => "fallen_tree",
+            Category::DamagedRoad => "damaged_road",
+            Category::DamagedManholeCover => "damaged_manhole_cover",
+            Category::Waterlogging => "waterlogging",
+            Category::OutdoorBusiness => "outdoor_business",
+            Category::Garbage => "garbage",
+            Category::FireHazard => "fire_hazard",
+            Category::Other => "other",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Category::FallenTree => "倒伏树木",
+            Category::DamagedRoad => "路面破损",
+            Category::DamagedManholeCover => "井盖破损",
+            Category::Waterlogging => "积水内涝",
+            Category::OutdoorBusiness => "出店经营",
+            Category::Garbage => "垃圾堆放",
+            Category::FireHazard => "消防隐患",
+            Category::Other => "其他",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Category::FallenTree => "Fallen tree",
+            Category::DamagedRoad => "Damaged road",
+            Category::DamagedManholeCover => "Damaged manhole cover",
+            Category::Waterlogging => "Waterlogging",
+            Category::OutdoorBusiness => "Outdoor business",
+            Category::Garbage => "Garbage dumping",
+            Category::FireHazard => "Fire hazard",
+            Category::Other => "Other",
+        }
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Zh => self.label_zh(),
+            Lang::En => self.label_en(),
+        }
+    }
+}
+
+/// `GET /api/v1/categories` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryInfo {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+impl From<Category> for CategoryInfo {
+    fn from(c: Category) -> Self {
+        CategoryInfo {
+            code: c.code().to_string(),
+            label_zh: c.label_zh().to_string(),
+            label_en: c.label_en().to_string(),
+        }
+    }
+}
+
+/// Where an incident is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Reported,
+    Dispatched,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 3] = [
+        IncidentStatus::Reported,
+        IncidentStatus::Dispatched,
+        IncidentStatus::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Reported => "reported",
+            IncidentStatus::Dispatched => "dispatched",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IncidentStatus> {
+        IncidentStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_open(self) -> bool {
+        self != IncidentStatus::Resolved
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (IncidentStatus::Reported, Lang::Zh) => "已上报",
+            (IncidentStatus::Dispatched, Lang::Zh) => "已派遣",
+            (IncidentStatus::Resolved, Lang::Zh) => "已办结",
+            (IncidentStatus::Reported, Lang::En) => "Reported",
+            (IncidentStatus::Dispatched, Lang::En) => "Dispatched",
+            (IncidentStatus::Resolved, Lang::En) => "Resolved",
+        }
+    }
+
+    /// Marker colour on the map and in the list (CSS colour).
+    pub fn color(self) -> &'static str {
+        match self {
+            IncidentStatus::Reported => "#ff4d4f",
+            IncidentStatus::Dispatched => "#faad14",
+            IncidentStatus::Resolved => "#52c41a",
+        }
+    }
+}
+
+/// `POST /api/v1/incidents` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewIncident {
+    pub category: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<String>,
+}
+
+/// An incident as the API and the live feed carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: i64,
+    /// `seq` of the event that produced this state; a client keeps the newest it has seen.
+    pub seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub status: IncidentStatus,
+    pub category: Category,
+    pub lat: f64,
+    pub lon: f64,
+    pub description: String,
+    #[serde(default)]
+    pub reporter: Option<String>,
+    /// 9-digit code of the street/town the point lies in.
+    pub street_code: String,
+    pub street_name: String,
+    /// 15-digit CJ/T 213 code of the grid the point lies in.
+    pub grid_code: String,
+    pub grid_name: String,
+}
+
+/// `GET /api/v1/stats`: the header's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Incidents reported since local midnight.
+    pub today: i64,
+    /// Incidents not yet resolved.
+    pub open: i64,
+    /// Incidents resolved since local midnight.
+    pub resolved_today: i64,
+    /// Highest committed event `seq`.
+    pub seq: i64,
+}
+
+/// Messages the server sends on `/ws`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message: protocol version and the newest committed `seq`.
+    Hello { protocol: String, seq: i64 },
+    /// An incident was reported or changed status; `seq` is its event in the log.
+    Incident { seq: i64, incident: Incident },
+    /// The client fell behind; it must reload its state over HTTP.
+    Resync,
+    /// Sent when nothing else was for a while, so a client can tell a quiet feed from a dead one.
+    Heartbeat { seq: i64 },
+}
+
+/// `{"error":{"code","message"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/map/info`: what the page needs to frame the district.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapInfo {
+    /// Name of the district, e.g. 禅城区.
+    pub name: String,
+    /// [lon, lat]
+    pub center: [f64; 2],
+    /// [[west, south], [east, north]]
+    pub bounds: [[f64; 2]; 2],
+    /// Local time zone of the district, minutes east of UTC.
+    pub utc_offset_minutes: i32,
+}

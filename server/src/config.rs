@@ -1,0 +1,114 @@
+//! Typed, layered configuration: defaults in code, then an optional TOML file, then `ONEGRID_*`
+//! environment variables, then command-line flags (the last two through clap in `main.rs`).
+//! Unknown keys in the file are errors. Knows nothing about HTTP, SQL or the map.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `onegrid serve` needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Folder holding the SQLite database (`onegrid.db`).
+    pub data_dir: PathBuf,
+    /// Folder holding the built site: `pkg/` (wasm, JS, CSS) and `assets/`.
+    pub site_dir: PathBuf,
+    /// Seed of the demo district generated on an empty data dir.
+    pub seed: u64,
+    /// Generate the demo district when the data dir is empty.
+    pub demo: bool,
+    /// Run the live incident simulator.
+    pub sim: bool,
+    /// Mean time between simulated incidents, in milliseconds.
+    pub sim_interval_ms: u64,
+    /// Local time zone of the district as an offset from UTC, in minutes (Asia/Shanghai: 480).
+    pub utc_offset_minutes: i32,
+    /// Events a WebSocket client may have queued before it is told to resync.
+    pub ws_queue: usize,
+    /// Most events replayed to a resuming client; further behind gets a resync.
+    pub ws_replay_limit: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            site_dir: PathBuf::from("target/site"),
+            seed: 1,
+            demo: true,
+            sim: true,
+            sim_interval_ms: 4000,
+            utc_offset_minutes: 480,
+            ws_queue: 1024,
+            ws_replay_limit: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+impl Config {
+    /// Defaults overlaid with the TOML file at `path`.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub fn sim_interval(&self) -> Duration {
+        Duration::from_millis(self.sim_interval_ms.max(50))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("onegrid.db")
+    }
+
+    pub fn utc_offset(&self) -> chrono::FixedOffset {
+        chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is valid"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "seed = 9\nsim = false\n").expect("write");
+        let c = Config::from_file(&good).expect("valid file");
+        assert_eq!(c.seed, 9);
+        assert!(!c.sim);
+        assert_eq!(c.addr, Config::default().addr);
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "sed = 9\n").expect("write");
+        let err = Config::from_file(&bad).expect_err("unknown key");
+        assert!(err.to_string().contains("sed"), "{err}");
+    }
+}

@@ -1,0 +1,65 @@
+//! The district as data: jurisdictions (district › street/town › community › grid), departments,
+//! and assets (buildings, roads, pipelines, points of interest).
+//!
+//! Plain values, no IO: the demo generator produces a [`District`], the store persists and loads
+//! it, the spatial engine indexes it. Coordinates are WGS84 lon/lat in degrees.
+
+use geo::{Geometry, MultiPolygon};
+use serde::{Deserialize, Serialize};
+
+pub use onegrid_app::wire::{AssetLayer, Level};
+
+/// One polygon of the jurisdiction hierarchy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jurisdiction {
+    pub level: Level,
+    /// District 6 digits, street 9, community 12, grid 15 (CJ/T 213).
+    pub code: String,
+    pub name: String,
+    /// Code of the enclosing jurisdiction; `None` for the district.
+    pub parent: Option<String>,
+    pub geometry: MultiPolygon<f64>,
+}
+
+/// A department that owns or maintains assets and takes incidents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Department {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub contact: String,
+}
+
+/// A physical thing on the map (部件): a building, a road segment, a pipeline segment, a POI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asset {
+    pub layer: AssetLayer,
+    /// Unique within its layer, e.g. `B-000123`, `R-1234`, `P-004567`, `POI-0001`.
+    pub id: String,
+    pub name: String,
+    /// Building use, road class, pipeline kind or POI kind (a code, see the generator).
+    pub kind: String,
+    /// Code of the owning or maintaining [`Department`].
+    pub owner: String,
+    /// Layer-specific attributes (address, floors, depth_m, diameter_mm, …).
+    pub props: serde_json::Map<String, serde_json::Value>,
+    pub geometry: Geometry<f64>,
+}
+
+/// Everything that describes one district.
+#[derive(Debug, Clone, Default)]
+pub struct District {
+    pub departments: Vec<Department>,
+    pub jurisdictions: Vec<Jurisdiction>,
+    pub assets: Vec<Asset>,
+}
+
+impl District {
+    pub fn jurisdictions_at(&self, level: Level) -> impl Iterator<Item = &Jurisdiction> {
+        self.jurisdictions.iter().filter(move |j| j.level == level)
+    }
+
+    pub fn assets_in(&self, layer: AssetLayer) -> impl Iterator<Item = &Asset> {
+        self.assets.iter().filter(move |a| a.layer == layer)
+    }
+}

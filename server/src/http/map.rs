@@ -1,0 +1,124 @@
+//! Map layers for the page, prepared once at start as GeoJSON bytes: the jurisdiction boundaries
+//! by level and the major roads. (Large layers go to the browser as tiles, never as one file.)
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use geo::BoundingRect;
+use onegrid_app::wire::MapInfo;
+
+use super::error::{Error, Json, Path};
+use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
+use crate::AppState;
+
+/// Road classes drawn from the prepared GeoJSON.
+const MAJOR_ROADS: [&str; 3] = ["trunk", "primary", "secondary"];
+
+pub struct MapLayers {
+    pub info: MapInfo,
+    boundaries: HashMap<Level, Bytes>,
+    roads: Bytes,
+}
+
+impl MapLayers {
+    pub fn build(jurisdictions: &[Jurisdiction], roads: &[Asset], utc_offset_minutes: i32) -> MapLayers {
+        let district = jurisdictions.iter().find(|j| j.level == Level::District);
+        let rect = district.and_then(|d| d.geometry.bounding_rect());
+        let (bounds, center) = match rect {
+            Some(r) => (
+                [[r.min().x, r.min().y], [r.max().x, r.max().y]],
+                [r.center().x, r.center().y],
+            ),
+            None => ([[113.0, 22.95], [113.2, 23.1]], [113.11, 23.02]),
+        };
+        let info = MapInfo {
+            name: district.map(|d| d.name.clone()).unwrap_or_default(),
+            center,
+            bounds,
+            utc_offset_minutes,
+        };
+        let boundaries = Level::ALL
+            .into_iter()
+            .map(|level| {
+                let features = jurisdictions
+                    .iter()
+                    .filter(|j| j.level == level)
+                    .map(|j| {
+                        feature(
+                            geo::Geometry::MultiPolygon(j.geometry.clone()),
+                            serde_json::json!({ "code": j.code, "name": j.name, "level": level.as_str() }),
+                        )
+                    });
+                (level, collection(features))
+            })
+            .collect();
+        let roads = collection(
+            roads
+                .iter()
+                .filter(|r| r.layer == AssetLayer::Roads && MAJOR_ROADS.contains(&r.kind.as_str()))
+                .map(|r| {
+                    feature(
+                        r.geometry.clone(),
+                        serde_json::json!({ "id": r.id, "name": r.name, "class": r.kind }),
+                    )
+                }),
+        );
+        MapLayers {
+            info,
+            boundaries,
+            roads,
+        }
+    }
+}
+
+fn feature(geometry: geo::Geometry<f64>, properties: serde_json::Value) -> geojson::Feature {
+    geojson::Feature {
+        geometry: Some(geojson::Geometry::from(&geometry)),
+        properties: properties.as_object().cloned(),
+        ..Default::default()
+    }
+}
+
+fn collection(features: impl Iterator<Item = geojson::Feature>) -> Bytes {
+    let fc = geojson::FeatureCollection {
+        bbox: None,
+        features: features.collect(),
+        foreign_members: None,
+    };
+    Bytes::from(fc.to_string())
+}
+
+fn geojson_response(body: Bytes) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+}
+
+pub async fn info(State(state): State<AppState>) -> Json<MapInfo> {
+    Json(state.map.info.clone())
+}
+
+pub async fn boundaries(
+    State(state): State<AppState>,
+    Path(level): Path<String>,
+) -> Result<impl IntoResponse, Error> {
+    let name = level.trim_end_matches(".geojson");
+    let level = Level::parse(name).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no boundary layer {name:?}; use district, street, community or grid"
+        ))
+    })?;
+    let body = state.map.boundaries.get(&level).cloned().unwrap_or_default();
+    Ok(geojson_response(body))
+}
+
+pub async fn roads(State(state): State<AppState>) -> impl IntoResponse {
+    geojson_response(state.map.roads.clone())
+}

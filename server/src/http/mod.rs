@@ -1,0 +1,87 @@
+//! HTTP: routes, extractors and errors. Handlers parse at the edge and call the incident
+//! service, the store or the prepared map layers; they hold no SQL and no spatial logic.
+
+mod error;
+mod incidents;
+mod live;
+pub mod map;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use onegrid_app::{shell, App};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::{Error, MAX_BODY_BYTES};
+
+use crate::AppState;
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos.clone()
+    }
+}
+
+/// The whole application as a router, so tests can drive it without a socket.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/categories", get(incidents::categories))
+        .route("/incidents", get(incidents::list).post(incidents::report))
+        .route("/incidents/{id}", get(incidents::one))
+        .route("/incidents/{id}/status", post(incidents::change_status))
+        .route("/stats", get(incidents::stats))
+        .route("/map/info", get(map::info))
+        .route("/map/boundaries/{level}", get(map::boundaries))
+        .route("/map/roads", get(map::roads))
+        .fallback(api_not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+
+    let site = state.config.site_dir.clone();
+    let routes = generate_route_list(App);
+    let leptos = state.leptos.clone();
+    let cache_static = SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/ws", get(live::upgrade))
+        .nest("/api/v1", api)
+        .nest_service(
+            "/pkg",
+            tower::ServiceBuilder::new()
+                .layer(cache_static.clone())
+                .service(ServeDir::new(site.join("pkg"))),
+        )
+        .nest_service(
+            "/assets",
+            tower::ServiceBuilder::new()
+                .layer(cache_static)
+                .service(ServeDir::new(site.join("assets"))),
+        )
+        .leptos_routes(&state, routes, move || shell(leptos.clone()))
+        .fallback(not_found)
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn api_not_found(uri: Uri) -> Error {
+    Error::NotFound(format!("no API route {}", uri.path()))
+}
+
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        format!("404 未找到 / not found: {}", uri.path()),
+    )
+}

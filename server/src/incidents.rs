@@ -1,0 +1,122 @@
+//! Reporting and moving incidents: validate → commit (state + event) → publish to the hub.
+//! Nothing is announced before it is committed. Used by the HTTP API and the simulator alike.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerMessage};
+
+use crate::district::Level;
+use crate::live::{ws::encode, Frame, Hub};
+use crate::spatial::{CoordError, JurisdictionIndex, LonLat};
+use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
+
+/// Longest description accepted, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+/// Longest reporter name accepted, in characters.
+pub const MAX_REPORTER_CHARS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown category {0:?}; GET /api/v1/categories lists the codes")]
+    UnknownCategory(String),
+    #[error("{0}")]
+    Coordinates(#[from] CoordError),
+    #[error("the point ({lon}, {lat}) is outside the district")]
+    OutsideDistrict { lon: f64, lat: f64 },
+    #[error("description is {0} characters; at most {MAX_DESCRIPTION_CHARS} are accepted")]
+    DescriptionTooLong(usize),
+    #[error("reporter is {0} characters; at most {MAX_REPORTER_CHARS} are accepted")]
+    ReporterTooLong(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The incident service: the one way incidents are created and changed.
+#[derive(Clone)]
+pub struct Incidents {
+    store: Store,
+    hub: Hub,
+    jurisdictions: Arc<JurisdictionIndex>,
+}
+
+impl Incidents {
+    pub fn new(store: Store, hub: Hub, jurisdictions: Arc<JurisdictionIndex>) -> Incidents {
+        Incidents {
+            store,
+            hub,
+            jurisdictions,
+        }
+    }
+
+    /// Checks a report, locates it, commits it with its event, then publishes it.
+    pub async fn report(&self, input: NewIncident) -> Result<Incident, ReportError> {
+        let category = Category::parse(&input.category)
+            .ok_or_else(|| ReportError::UnknownCategory(input.category.clone()))?;
+        let at = LonLat::parse(input.lon, input.lat)?;
+        let description = input.description.trim().to_string();
+        let chars = description.chars().count();
+        if chars > MAX_DESCRIPTION_CHARS {
+            return Err(ReportError::DescriptionTooLong(chars));
+        }
+        let reporter = input
+            .reporter
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if let Some(n) = reporter.as_ref().map(|r| r.chars().count()) {
+            if n > MAX_REPORTER_CHARS {
+                return Err(ReportError::ReporterTooLong(n));
+            }
+        }
+        let outside = || ReportError::OutsideDistrict {
+            lon: at.lon(),
+            lat: at.lat(),
+        };
+        let located = self.jurisdictions.locate(at).ok_or_else(outside)?;
+        let street = located.at(Level::Street).ok_or_else(outside)?;
+        let grid = located.at(Level::Grid).ok_or_else(outside)?;
+        let draft = IncidentDraft {
+            category,
+            lon: at.lon(),
+            lat: at.lat(),
+            description,
+            reporter,
+            street_code: street.code.clone(),
+            street_name: street.name.clone(),
+            grid_code: grid.code.clone(),
+            grid_name: grid.name.clone(),
+        };
+        let event = self.store.report_incident(&draft, Utc::now()).await?;
+        self.publish(&event);
+        Ok(event.incident)
+    }
+
+    /// Moves an incident to `status`; `None` if there is no such incident.
+    pub async fn change_status(
+        &self,
+        id: i64,
+        status: IncidentStatus,
+    ) -> Result<Option<Incident>, StoreError> {
+        Ok(
+            match self.store.change_status(id, status, Utc::now()).await? {
+                None => None,
+                Some(StatusChange::Unchanged(incident)) => Some(incident),
+                Some(StatusChange::Changed(event)) => {
+                    self.publish(&event);
+                    Some(event.incident)
+                }
+            },
+        )
+    }
+
+    fn publish(&self, event: &IncidentEvent) {
+        let msg = ServerMessage::Incident {
+            seq: event.seq,
+            incident: event.incident.clone(),
+        };
+        self.hub.publish(Frame {
+            seq: event.seq,
+            text: encode(&msg),
+        });
+    }
+}

@@ -1,0 +1,166 @@
+//! In-process fan-out. Each subscriber has its own bounded queue; publishing never waits on a
+//! subscriber. A subscriber whose queue is full is dropped from the hub and marked as lagged,
+//! so its connection can tell the client to resync instead of losing events silently.
+//!
+//! When several replicas share a bus, the bus feeds [`Hub::publish`] on each replica; nothing
+//! else changes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+
+/// One committed event, serialised once; cloning shares the bytes.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: i64,
+    pub text: Utf8Bytes,
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Frame>,
+    lagged: Arc<AtomicBool>,
+}
+
+/// Fan-out of committed events to live connections.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    subscribers: Mutex<Vec<Subscriber>>,
+    next_id: AtomicU64,
+    queue: usize,
+}
+
+/// A subscriber's end: frames in publish order until [`Subscription::recv`] returns `None`,
+/// which means the hub dropped it ([`Subscription::lagged`] tells whether for falling behind).
+pub struct Subscription {
+    id: u64,
+    rx: mpsc::Receiver<Frame>,
+    lagged: Arc<AtomicBool>,
+    hub: Hub,
+}
+
+impl Hub {
+    /// A hub whose subscribers may each have up to `queue` frames waiting.
+    pub fn new(queue: usize) -> Hub {
+        Hub {
+            inner: Arc::new(HubInner {
+                subscribers: Mutex::new(Vec::new()),
+                next_id: AtomicU64::new(1),
+                queue: queue.max(1),
+            }),
+        }
+    }
+
+    pub fn subscribe(&self) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.inner.queue);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().push(Subscriber {
+            id,
+            tx,
+            lagged: lagged.clone(),
+        });
+        Subscription {
+            id,
+            rx,
+            lagged,
+            hub: self.clone(),
+        }
+    }
+
+    /// Hands a committed event to every subscriber without waiting on any of them.
+    pub fn publish(&self, frame: Frame) {
+        let mut subscribers = self.lock();
+        subscribers.retain(|s| match s.tx.try_send(frame.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.lagged.store(true, Ordering::Release);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent; carry on.
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Subscription {
+    /// The next frame, or `None` once the hub has dropped this subscriber.
+    pub async fn recv(&mut self) -> Option<Frame> {
+        self.rx.recv().await
+    }
+
+    /// A frame already waiting, if any.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        self.rx.try_recv().ok()
+    }
+
+    /// True once the hub dropped this subscriber because its queue was full.
+    pub fn lagged(&self) -> bool {
+        self.lagged.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.hub.lock().retain(|s| s.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: i64) -> Frame {
+        Frame {
+            seq,
+            text: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_only_that_subscriber_and_marks_it_lagged() {
+        let hub = Hub::new(2);
+        let mut slow = hub.subscribe();
+        let mut fast = hub.subscribe();
+        for seq in 1..=3 {
+            hub.publish(frame(seq));
+            assert_eq!(fast.recv().await.map(|f| f.seq), Some(seq));
+        }
+        // `slow` took 1 and 2, then overflowed on 3: it is dropped, told, and the rest go on.
+        assert_eq!(slow.recv().await.map(|f| f.seq), Some(1));
+        assert_eq!(slow.recv().await.map(|f| f.seq), Some(2));
+        assert_eq!(slow.recv().await.map(|f| f.seq), None);
+        assert!(slow.lagged());
+        assert!(!fast.lagged());
+        assert_eq!(hub.subscriber_count(), 1);
+        hub.publish(frame(4));
+        assert_eq!(fast.recv().await.map(|f| f.seq), Some(4));
+    }
+
+    #[tokio::test]
+    async fn dropping_a_subscription_unsubscribes() {
+        let hub = Hub::new(4);
+        let s = hub.subscribe();
+        assert_eq!(hub.subscriber_count(), 1);
+        drop(s);
+        assert_eq!(hub.subscriber_count(), 0);
+    }
+}

@@ -1,0 +1,191 @@
+//! The store: the only place with SQL. It exposes domain operations — append an event and
+//! update the state it changes in one transaction, query incidents, save and load the
+//! district's layers — never rows or SQL strings.
+//!
+//! SQLite (WAL, durable commits) is the embedded default. A PostgreSQL backend is added as
+//! another variant of [`Store`] with its own migrations folder; callers do not change.
+
+mod codec;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use onegrid_app::wire::{Category, Incident, IncidentStatus};
+
+use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A validated, located incident about to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentDraft {
+    pub category: Category,
+    pub lon: f64,
+    pub lat: f64,
+    pub description: String,
+    pub reporter: Option<String>,
+    pub street_code: String,
+    pub street_name: String,
+    pub grid_code: String,
+    pub grid_name: String,
+}
+
+/// Filter for [`Store::list_incidents`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentQuery {
+    pub limit: u32,
+    pub status: Option<IncidentStatus>,
+}
+
+/// Counts since a moment (local midnight) and now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IncidentCounts {
+    pub reported_since: i64,
+    pub open: i64,
+    pub resolved_since: i64,
+    pub seq: i64,
+}
+
+/// One committed event of the log that concerns an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentEvent {
+    pub seq: i64,
+    pub incident: Incident,
+}
+
+/// The store. One variant per backend; every operation is a domain operation.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database in `data_dir` and migrates it.
+    pub async fn open_sqlite(data_dir: &std::path::Path) -> Result<Store> {
+        Ok(Store::Sqlite(SqliteStore::open(data_dir).await?))
+    }
+
+    /// True when no district has been saved yet.
+    pub async fn has_district(&self) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => s.has_district().await,
+        }
+    }
+
+    /// Saves a whole district (departments, jurisdictions, assets) in one transaction, with a
+    /// `district.loaded` event. `progress(done, total)` is called as rows are written.
+    pub async fn save_district(
+        &self,
+        district: &District,
+        origin: &str,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => s.save_district(district, origin, progress).await,
+        }
+    }
+
+    pub async fn load_departments(&self) -> Result<Vec<Department>> {
+        match self {
+            Store::Sqlite(s) => s.load_departments().await,
+        }
+    }
+
+    pub async fn load_jurisdictions(&self) -> Result<Vec<Jurisdiction>> {
+        match self {
+            Store::Sqlite(s) => s.load_jurisdictions().await,
+        }
+    }
+
+    pub async fn load_assets(&self, layer: AssetLayer) -> Result<Vec<Asset>> {
+        match self {
+            Store::Sqlite(s) => s.load_assets(layer).await,
+        }
+    }
+
+    /// Records a reported incident and its event in one transaction.
+    pub async fn report_incident(
+        &self,
+        draft: &IncidentDraft,
+        now: DateTime<Utc>,
+    ) -> Result<IncidentEvent> {
+        match self {
+            Store::Sqlite(s) => s.report_incident(draft, now).await,
+        }
+    }
+
+    /// Moves an incident to `status` with its event, in one transaction. `None` if no such
+    /// incident; `Some` with the unchanged incident and no new event when it already has it.
+    pub async fn change_status(
+        &self,
+        id: i64,
+        status: IncidentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StatusChange>> {
+        match self {
+            Store::Sqlite(s) => s.change_status(id, status, now).await,
+        }
+    }
+
+    pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        match self {
+            Store::Sqlite(s) => s.incident(id).await,
+        }
+    }
+
+    /// Newest first.
+    pub async fn list_incidents(&self, query: IncidentQuery) -> Result<Vec<Incident>> {
+        match self {
+            Store::Sqlite(s) => s.list_incidents(query).await,
+        }
+    }
+
+    pub async fn counts(&self, since: DateTime<Utc>) -> Result<IncidentCounts> {
+        match self {
+            Store::Sqlite(s) => s.counts(since).await,
+        }
+    }
+
+    /// Highest committed `seq` (0 for an empty log).
+    pub async fn last_seq(&self) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => s.last_seq().await,
+        }
+    }
+
+    /// Incident events with `seq > after`, oldest first, at most `limit`.
+    pub async fn incident_events_after(&self, after: i64, limit: i64) -> Result<Vec<IncidentEvent>> {
+        match self {
+            Store::Sqlite(s) => s.incident_events_after(after, limit).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+}
+
+/// Outcome of [`Store::change_status`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChange {
+    Changed(IncidentEvent),
+    Unchanged(Incident),
+}

@@ -1,0 +1,151 @@
+//! The live feed over a real WebSocket (tokio-tungstenite client).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use onegrid_tests::{point_in_grid, TestServer};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Client {
+    tokio_tungstenite::connect_async(url).await.expect("websocket connects").0
+}
+
+/// The next JSON message that is not a heartbeat.
+async fn next(ws: &mut Client) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("stream open")
+            .expect("no error");
+        if let Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text).expect("JSON message");
+            if v["type"] != "heartbeat" {
+                return v;
+            }
+        }
+    }
+}
+
+async fn report(server: &TestServer, lon: f64, lat: f64, description: &str) -> Value {
+    reqwest::Client::new()
+        .post(server.url("/api/v1/incidents"))
+        .json(&json!({"category": "fallen_tree", "lat": lat, "lon": lon, "description": description}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn reports_and_status_changes_reach_every_client_with_increasing_seq() {
+    let server = TestServer::start().await.expect("server");
+    let (lon, lat, _) = point_in_grid(&server, 20).await.expect("grid");
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(connect(&server.ws_url("")).await);
+    }
+    let mut head = 0;
+    for ws in &mut clients {
+        let hello = next(ws).await;
+        assert_eq!(hello["type"], "hello");
+        assert_eq!(hello["protocol"], "onegrid.live.v1");
+        head = hello["seq"].as_i64().expect("seq");
+    }
+
+    let created = report(&server, lon, lat, "大树倒伏").await;
+    let mut first_seq = 0;
+    for ws in &mut clients {
+        let msg = next(ws).await;
+        assert_eq!(msg["type"], "incident");
+        assert_eq!(msg["incident"]["id"], created["id"]);
+        assert_eq!(msg["incident"]["description"], "大树倒伏");
+        first_seq = msg["seq"].as_i64().expect("seq");
+        assert!(first_seq > head, "{first_seq} > {head}");
+        assert_eq!(msg["incident"]["seq"], first_seq);
+    }
+
+    let id = created["id"].as_i64().unwrap();
+    reqwest::Client::new()
+        .post(server.url(&format!("/api/v1/incidents/{id}/status")))
+        .json(&json!({"status": "dispatched"}))
+        .send()
+        .await
+        .unwrap();
+    for ws in &mut clients {
+        let msg = next(ws).await;
+        assert_eq!(msg["incident"]["status"], "dispatched");
+        assert!(msg["seq"].as_i64().unwrap() > first_seq);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_resuming_from_a_seq_gets_what_it_missed_once_then_live_events() {
+    let server = TestServer::start().await.expect("server");
+    let (lon, lat, _) = point_in_grid(&server, 30).await.expect("grid");
+    let mut first = connect(&server.ws_url("")).await;
+    let since = next(&mut first).await["seq"].as_i64().unwrap();
+    drop(first);
+
+    let a = report(&server, lon, lat, "A").await;
+    let b = report(&server, lon, lat, "B").await;
+
+    let mut resumed = connect(&server.ws_url(&format!("?since={since}"))).await;
+    assert_eq!(next(&mut resumed).await["type"], "hello");
+    let ra = next(&mut resumed).await;
+    let rb = next(&mut resumed).await;
+    assert_eq!(ra["incident"]["id"], a["id"]);
+    assert_eq!(rb["incident"]["id"], b["id"]);
+    assert!(rb["seq"].as_i64() > ra["seq"].as_i64());
+
+    let c = report(&server, lon, lat, "C").await;
+    let rc = next(&mut resumed).await;
+    assert_eq!(rc["incident"]["id"], c["id"], "the next message is the live one, with no repeats");
+
+    // A client that says it saw a seq this store never had is told to resync.
+    let mut future = connect(&server.ws_url("?since=999999")).await;
+    assert_eq!(next(&mut future).await["type"], "hello");
+    assert_eq!(next(&mut future).await["type"], "resync");
+
+    // A malformed `since` is refused before the upgrade.
+    let refused = tokio_tungstenite::connect_async(server.ws_url("?since=abc")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 400),
+        other => panic!("expected HTTP 400, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_simulator_keeps_the_screen_alive() {
+    let server = TestServer::start_with(onegrid_tests::Options {
+        sim: true,
+        sim_interval_ms: 100,
+        ..Default::default()
+    })
+    .await
+    .expect("server");
+    let mut ws = connect(&server.ws_url("")).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    let mut statuses = std::collections::HashSet::new();
+    let mut categories = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline && !(statuses.contains("dispatched") && categories.len() >= 3) {
+        let msg = next(&mut ws).await;
+        if msg["type"] == "incident" {
+            statuses.insert(msg["incident"]["status"].as_str().unwrap().to_string());
+            categories.insert(msg["incident"]["category"].as_str().unwrap().to_string());
+            assert_eq!(msg["incident"]["grid_code"].as_str().unwrap().len(), 15);
+        }
+    }
+    assert!(statuses.contains("reported"), "{statuses:?}");
+    assert!(statuses.contains("dispatched"), "simulated incidents move on: {statuses:?}");
+    assert!(categories.len() >= 3, "plausible mix of categories: {categories:?}");
+    server.stop().await;
+}

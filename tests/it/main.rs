@@ -1,0 +1,6 @@
+//! Black-box system tests: each test starts its own server on port 0 with its own SQLite file
+//! and talks to it over HTTP, WebSocket, or through a real headless Chromium.
+
+mod api;
+mod browser;
+mod live;

@@ -86,7 +86,10 @@ export function mountMap(containerId, infoJson, selectCallback) {
       container: containerId,
       style: style(),
       bounds: info.bounds,
-      fitBoundsOptions: { padding: 24 },
+      // Keep the district clear of the incident panel on the right.
+      fitBoundsOptions: {
+        padding: { top: 24, bottom: 24, left: 24, right: (document.querySelector(".incident-panel")?.offsetWidth || 0) + 40 },
+      },
       maxBounds: [[info.bounds[0][0] - 0.3, info.bounds[0][1] - 0.3], [info.bounds[1][0] + 0.3, info.bounds[1][1] + 0.3]],
       attributionControl: false,
       dragRotate: false,

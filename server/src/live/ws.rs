@@ -178,3 +178,97 @@ async fn flush<S: Sink<Message> + Unpin>(sink: &mut S, timeout: Duration) -> Res
         _ => Err(SessionEnd::SendFailed),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::channel::mpsc;
+    use futures::StreamExt;
+
+    fn frame(seq: i64) -> Frame {
+        let text = format!("{{\"type\":\"incident\",\"seq\":{seq}}}");
+        Frame {
+            seq,
+            text: Utf8Bytes::from(text),
+        }
+    }
+
+    fn kind_and_seq(msg: &Message) -> (String, i64) {
+        let Message::Text(t) = msg else {
+            panic!("text message expected, got {msg:?}")
+        };
+        let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json");
+        (
+            v["type"].as_str().unwrap_or_default().to_string(),
+            v["seq"].as_i64().unwrap_or(-1),
+        )
+    }
+
+    fn quiet() -> LiveOptions {
+        LiveOptions {
+            replay_limit: 100,
+            heartbeat: Duration::from_secs(3600),
+            send_timeout: Duration::from_secs(30),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_client_is_told_to_resync_and_holds_up_no_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(dir.path()).await.expect("store");
+        let hub = Hub::new(2);
+
+        // A client that stops reading: a sink with room for one message.
+        let (stalled_tx, mut stalled_rx) = mpsc::channel::<Message>(0);
+        let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
+        tokio::spawn(session(stalled_tx, never, hub.clone(), store.clone(), None, quiet()));
+        // A client that keeps up.
+        let (healthy_tx, mut healthy_rx) = mpsc::channel::<Message>(64);
+        let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
+        tokio::spawn(session(healthy_tx, never, hub.clone(), store.clone(), None, quiet()));
+
+        assert_eq!(kind_and_seq(&stalled_rx.next().await.expect("hello")).0, "hello");
+        assert_eq!(kind_and_seq(&healthy_rx.next().await.expect("hello")).0, "hello");
+        while hub.subscriber_count() < 2 {
+            tokio::task::yield_now().await;
+        }
+
+        for seq in 1..=10 {
+            hub.publish(frame(seq));
+            // The healthy client gets every event at once, whatever the stalled one does.
+            let got = tokio::time::timeout(Duration::from_secs(5), healthy_rx.next())
+                .await
+                .expect("not held up")
+                .expect("open");
+            assert_eq!(kind_and_seq(&got), ("incident".to_string(), seq));
+        }
+
+        // The stalled client now reads: a gap-free prefix of the events, then `resync`.
+        let mut seen = Vec::new();
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), stalled_rx.next())
+                .await
+                .expect("a message")
+                .expect("open");
+            let (kind, seq) = kind_and_seq(&msg);
+            if kind == "resync" {
+                break;
+            }
+            assert_eq!(kind, "incident");
+            seen.push(seq);
+        }
+        assert!(!seen.is_empty() && seen.len() < 10, "fell behind after {seen:?}");
+        assert_eq!(seen, (1..=seen.len() as i64).collect::<Vec<_>>());
+
+        // Re-subscribed: live events flow again.
+        while hub.subscriber_count() < 2 {
+            tokio::task::yield_now().await;
+        }
+        hub.publish(frame(11));
+        let next = tokio::time::timeout(Duration::from_secs(5), stalled_rx.next())
+            .await
+            .expect("live again")
+            .expect("open");
+        assert_eq!(kind_and_seq(&next), ("incident".to_string(), 11));
+    }
+}

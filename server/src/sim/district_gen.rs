@@ -6,7 +6,7 @@
 //! no hash-map iteration order anywhere).
 //!
 //! Construction:
-//! - a jittered lattice of convex quads (32×26 vertices over the extent, interior vertices moved
+//! - a jittered lattice of convex quads (36×29 vertices over the extent, interior vertices moved
 //!   by up to 28 % of a cell) is cut to an irregular blob of ~600 cells: the grids;
 //! - each cell is subdivided by bilinear interpolation into 5×5 blocks; all coordinates come from
 //!   one shared array of "fine" vertices, so neighbours share bit-identical vertices;
@@ -47,9 +47,10 @@ const BLOB_B: f64 = 0.06;
 const KM_PER_LON: f64 = 102.47;
 const KM_PER_LAT: f64 = 110.75;
 
-/// Coarse lattice vertices west–east and south–north.
-const NX: usize = 32;
-const NY: usize = 26;
+/// Coarse lattice vertices west–east and south–north (~490 m × 475 m cells; the district keeps
+/// ~60 % of them, so its outline stays irregular).
+const NX: usize = 36;
+const NY: usize = 29;
 /// Coarse cells (candidate grids).
 const CX: usize = NX - 1;
 const CY: usize = NY - 1;
@@ -632,8 +633,11 @@ fn components(cells: &[usize], member: impl Fn(usize) -> bool) -> Vec<Vec<usize>
 
 /// Picks the ~600 cells of the district: an irregular blob, 4-connected, without holes.
 fn select_cells(lattice: &Lattice, rng: &mut ChaCha8Rng) -> Vec<bool> {
-    let harmonics: Vec<(f64, f64, f64)> = (2..=5)
-        .map(|k| (k as f64, rng.gen_range(0.03..0.08), rng.gen_range(0.0..TAU)))
+    let harmonics: Vec<(f64, f64, f64)> = (2..=9)
+        .map(|k| {
+            let amp = if k <= 5 { rng.gen_range(0.04..0.09) } else { rng.gen_range(0.01..0.03) };
+            (k as f64, amp, rng.gen_range(0.0..TAU))
+        })
         .collect();
     let target = rng.gen_range(588..=612);
     let mut order: Vec<(f64, usize)> = (0..CX * CY)
@@ -712,7 +716,7 @@ fn assign_streets(lattice: &Lattice, kept: &[bool], rng: &mut ChaCha8Rng) -> Vec
                 .map(|_| {
                     let dir = rng.gen_range(0.0..TAU);
                     let k = TAU / rng.gen_range(4.0..9.0);
-                    (rng.gen_range(0.8..2.0), k * dir.cos(), k * dir.sin(), rng.gen_range(0.0..TAU))
+                    (rng.gen_range(2.0..4.5), k * dir.cos(), k * dir.sin(), rng.gen_range(0.0..TAU))
                 })
                 .collect()
         })

@@ -142,7 +142,10 @@ impl TestServer {
 
     /// The server's data dir.
     pub fn data_path(&self) -> &Path {
-        self.data_dir.as_ref().map(|d| d.path()).unwrap_or(Path::new(""))
+        self.data_dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new(""))
     }
 
     /// Stops the server and waits for it to finish.

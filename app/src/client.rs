@@ -188,7 +188,9 @@ fn connect(dash: Dash, live: Rc<Live>) {
         let live = live.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             live.last_message_ms.set(js_sys::Date::now());
-            let Some(text) = e.data().as_string() else { return };
+            let Some(text) = e.data().as_string() else {
+                return;
+            };
             match serde_json::from_str::<ServerMessage>(&text) {
                 Ok(ServerMessage::Hello { seq, .. }) => {
                     live.failures.set(0);
@@ -200,7 +202,7 @@ fn connect(dash: Dash, live: Rc<Live>) {
                 }
                 Ok(ServerMessage::Incident { seq, incident }) => {
                     live.last_seq.set(live.last_seq.get().max(seq));
-                    dash.upsert(incident);
+                    dash.upsert(*incident);
                     schedule_stats(dash, live.clone());
                 }
                 Ok(ServerMessage::Resync) => reload(dash),

@@ -265,7 +265,8 @@ fn Details() -> impl IntoView {
     let t = move || texts(dash.lang.get());
     let selected = Memo::new(move |_| {
         let id = dash.selected.get()?;
-        dash.incidents.with(|l| l.iter().find(|i| i.id == id).cloned())
+        dash.incidents
+            .with(|l| l.iter().find(|i| i.id == id).cloned())
     });
     move || {
         selected.get().map(|i| {
@@ -305,6 +306,7 @@ fn Details() -> impl IntoView {
                         <dt>{t().location}</dt>
                         <dd><code>{format!("{:.6}, {:.6}", i.lat, i.lon)}</code></dd>
                     </dl>
+                    <Analysis incident=i.clone()/>
                     <div class="details-actions">
                         <Show when=move || can_dispatch>
                             <button on:click=act(IncidentStatus::Dispatched)>{move || t().dispatch}</button>
@@ -317,6 +319,82 @@ fn Details() -> impl IntoView {
                 </section>
             }
         })
+    }
+}
+
+/// Jurisdiction chain, seam, proposed department and nearby assets of an incident.
+#[component]
+fn Analysis(incident: Incident) -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    let a = incident.analysis;
+    let lang = move || dash.lang.get();
+    let chain = a
+        .jurisdiction
+        .iter()
+        .map(|j| j.name.clone())
+        .collect::<Vec<_>>()
+        .join(" › ");
+    let seam = a.seam.map(|seam| {
+        view! {
+            <div class="seam" data-seam="true">
+                <h4>"⚠ "{move || t().seam}</h4>
+                <p>{move || t().seam_note}</p>
+                <ul>
+                    {seam.candidates.into_iter().map(|c| view! {
+                        <li>
+                            <span class="seam-level">{move || c.level.label(lang())}</span>
+                            " "{c.name.clone()}" "<code>{c.code.clone()}</code>
+                            " · "{format!("{:.1}", c.distance_m)}" "{move || t().metres}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </div>
+        }
+    });
+    let responsibility = a.responsibility.map(|r| {
+        let zh = r.explanation_zh.clone();
+        let en = r.explanation_en.clone();
+        let name_zh = r.department.name_zh.clone();
+        let name_en = r.department.name_en.clone();
+        view! {
+            <div class="responsibility" class:review=r.review_required data-department=r.department.code.clone()>
+                <h4>{move || t().responsible}</h4>
+                <p class="department">
+                    {move || if lang() == Lang::Zh { name_zh.clone() } else { name_en.clone() }}
+                    <span class="contact">{move || t().contact}" "{r.department.contact.clone()}</span>
+                </p>
+                <p class="explanation">{move || if lang() == Lang::Zh { zh.clone() } else { en.clone() }}</p>
+            </div>
+        }
+    });
+    let nearby = if a.nearby.is_empty() {
+        view! { <p class="muted">{move || t().none_nearby}</p> }.into_any()
+    } else {
+        view! {
+            <ul class="nearby-list">
+                {a.nearby.into_iter().map(|n| {
+                    let (layer, kind) = (n.layer, n.kind.clone());
+                    view! {
+                        <li data-layer=n.layer.as_str()>
+                            <span class="nearby-kind">{move || crate::i18n::asset_label(layer, &kind, lang())}</span>
+                            <span class="nearby-name">{n.name.clone()}</span>
+                            <span class="nearby-distance">{format!("{:.1}", n.distance_m)}" "{move || t().metres}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="analysis">
+            <p class="chain"><span class="muted">{move || t().chain}": "</span>{chain}</p>
+            {seam}
+            {responsibility}
+            <h4>{move || t().nearby}</h4>
+            {nearby}
+        </div>
     }
 }
 
@@ -344,6 +422,7 @@ mod tests {
             street_name: "祖庙街道".into(),
             grid_code: "440604012001001".into(),
             grid_name: "g".into(),
+            analysis: Default::default(),
         }
     }
 

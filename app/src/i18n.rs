@@ -28,6 +28,14 @@ pub struct Texts {
     pub action_failed: &'static str,
     pub map_failed: &'static str,
     pub unknown_reporter: &'static str,
+    pub chain: &'static str,
+    pub responsible: &'static str,
+    pub contact: &'static str,
+    pub seam: &'static str,
+    pub seam_note: &'static str,
+    pub nearby: &'static str,
+    pub none_nearby: &'static str,
+    pub metres: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -56,6 +64,14 @@ pub const ZH: Texts = Texts {
     action_failed: "操作失败",
     map_failed: "地图无法加载（浏览器不支持 WebGL）",
     unknown_reporter: "未署名",
+    chain: "管辖",
+    responsible: "建议责任部门",
+    contact: "联系电话",
+    seam: "边界待复核",
+    seam_note: "事件位于辖区交界处，以下均可能负责，请复核后派遣：",
+    nearby: "周边部件（50 米内）",
+    none_nearby: "50 米内没有登记的部件",
+    metres: "米",
 };
 
 pub const EN: Texts = Texts {
@@ -84,7 +100,52 @@ pub const EN: Texts = Texts {
     action_failed: "Action failed",
     map_failed: "The map cannot start (this browser has no WebGL)",
     unknown_reporter: "Anonymous",
+    chain: "Jurisdiction",
+    responsible: "Proposed department",
+    contact: "Contact",
+    seam: "Boundary: review",
+    seam_note: "This incident lies where jurisdictions meet; any of these may be responsible. Review before dispatching:",
+    nearby: "Nearby assets (within 50 m)",
+    none_nearby: "No registered assets within 50 m",
+    metres: "m",
 };
+
+/// Label of an asset's layer and kind, e.g. 管线·给水 / pipeline · water supply.
+pub fn asset_label(layer: crate::wire::AssetLayer, kind: &str, lang: crate::wire::Lang) -> String {
+    use crate::wire::{AssetLayer, Lang};
+    let (layer_zh, layer_en) = match layer {
+        AssetLayer::Buildings => ("建筑", "building"),
+        AssetLayer::Roads => ("道路", "road"),
+        AssetLayer::Pipelines => ("管线", "pipeline"),
+        AssetLayer::Pois => ("设施", "facility"),
+    };
+    let (kind_zh, kind_en) = match kind {
+        "water_supply" => ("给水", "water supply"),
+        "drainage" => ("排水", "drainage"),
+        "gas" => ("燃气", "gas"),
+        "power" => ("电力", "power"),
+        "telecom" => ("通信", "telecom"),
+        "trunk" => ("快速路", "expressway"),
+        "primary" => ("主干路", "arterial"),
+        "secondary" => ("次干路", "secondary"),
+        "tertiary" => ("支路", "branch road"),
+        "residential" => ("街巷", "lane"),
+        "commercial" => ("商业", "commercial"),
+        "industrial" => ("工业", "industrial"),
+        "public" => ("公共", "public"),
+        "school" => ("学校", "school"),
+        "mixed" => ("综合", "mixed use"),
+        "scenic" => ("景点", "scenic spot"),
+        "market" => ("市场", "market"),
+        "hospital" => ("医院", "hospital"),
+        "park" => ("公园", "park"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::Zh => format!("{layer_zh}·{kind_zh}"),
+        Lang::En => format!("{layer_en} · {kind_en}"),
+    }
+}
 
 pub fn texts(lang: Lang) -> &'static Texts {
     match lang {

@@ -10,6 +10,18 @@ const STATUS_COLORS = ["match", ["get", "status"],
   "resolved", "#52c41a",
   "#8c8c8c"];
 
+/** Pipeline kinds and their colours (给水, 排水, 燃气, 电力, 通信). */
+export const PIPELINE_COLORS = [
+  ["water_supply", "#38bdf8"],
+  ["drainage", "#a3e635"],
+  ["gas", "#facc15"],
+  ["power", "#f87171"],
+  ["telecom", "#c084fc"],
+];
+
+/** Radius of the highlighted surroundings of a selected incident, metres. */
+const NEARBY_RADIUS_M = 50;
+
 let map = null;
 let loaded = false;
 let pendingIncidents = null;
@@ -55,6 +67,25 @@ function addLayers(m, info) {
     } });
   m.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": streetColor, "line-width": 2.2 } });
   m.addLayer({ id: "district-line", type: "line", source: "district", paint: { "line-color": "#9fb4ff", "line-width": 3 } });
+  // Assets near the selected incident, each pipeline kind drawn distinctly.
+  m.addSource("nearby", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  m.addLayer({ id: "nearby-building", type: "fill", source: "nearby",
+    filter: ["==", ["get", "layer"], "buildings"],
+    paint: { "fill-color": "#60a5fa", "fill-opacity": 0.45, "fill-outline-color": "#bfdbfe" } });
+  m.addLayer({ id: "nearby-road", type: "line", source: "nearby",
+    filter: ["==", ["get", "layer"], "roads"],
+    layout: { "line-cap": "round" },
+    paint: { "line-color": "#fde68a", "line-width": 7, "line-opacity": 0.75 } });
+  m.addLayer({ id: "nearby-pipeline", type: "line", source: "nearby",
+    filter: ["==", ["get", "layer"], "pipelines"],
+    paint: {
+      "line-color": ["match", ["get", "kind"], ...PIPELINE_COLORS.flat(), "#e5e7eb"],
+      "line-width": 3,
+      "line-dasharray": [2, 1],
+    } });
+  m.addLayer({ id: "nearby-poi", type: "circle", source: "nearby",
+    filter: ["==", ["get", "layer"], "pois"],
+    paint: { "circle-radius": 6, "circle-color": "#f0abfc", "circle-stroke-color": "#0b1220", "circle-stroke-width": 1 } });
   m.addLayer({ id: "incident-halo", type: "circle", source: "incidents",
     filter: ["==", ["get", "id"], -1],
     paint: { "circle-radius": 16, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ffffff", "circle-stroke-width": 3 } });
@@ -112,6 +143,11 @@ export function mountMap(containerId, infoJson, selectCallback) {
   window.onegrid = Object.assign(window.onegrid || {}, {
     map,
     /** Ids of the incident markers drawn on screen now. */
+    /** Ids of the highlighted nearby assets drawn on screen now. */
+    renderedNearbyIds: () => (loaded
+      ? map.queryRenderedFeatures({ layers: ["nearby-building", "nearby-road", "nearby-pipeline", "nearby-poi"] })
+        .map((f) => f.properties.id)
+      : []),
     renderedIncidentIds: () => (loaded
       ? map.queryRenderedFeatures({ layers: ["incident-circle"] }).map((f) => Number(f.properties.id))
       : []),
@@ -137,6 +173,12 @@ export function selectIncident(id, lon, lat, fly) {
   }
   pendingSelection = null;
   map.setFilter("incident-halo", ["==", ["get", "id"], id]);
+  const nearby = map.getSource("nearby");
+  if (id >= 0) {
+    nearby.setData(`/api/v1/spatial/nearby.geojson?lat=${lat}&lon=${lon}&radius_m=${NEARBY_RADIUS_M}`);
+  } else {
+    nearby.setData({ type: "FeatureCollection", features: [] });
+  }
   if (fly) {
     map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15), speed: 1.6, essential: true });
   }

@@ -19,7 +19,12 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 4] = [Level::District, Level::Street, Level::Community, Level::Grid];
+    pub const ALL: [Level; 4] = [
+        Level::District,
+        Level::Street,
+        Level::Community,
+        Level::Grid,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -269,6 +274,9 @@ pub struct Incident {
     /// 15-digit CJ/T 213 code of the grid the point lies in.
     pub grid_code: String,
     pub grid_name: String,
+    /// Jurisdiction chain, seam, nearby assets and proposed department.
+    #[serde(flatten)]
+    pub analysis: Analysis,
 }
 
 /// `GET /api/v1/stats`: the header's counts.
@@ -291,7 +299,7 @@ pub enum ServerMessage {
     /// First message: protocol version and the newest committed `seq`.
     Hello { protocol: String, seq: i64 },
     /// An incident was reported or changed status; `seq` is its event in the log.
-    Incident { seq: i64, incident: Incident },
+    Incident { seq: i64, incident: Box<Incident> },
     /// The client fell behind; it must reload its state over HTTP.
     Resync,
     /// Sent when nothing else was for a while, so a client can tell a quiet feed from a dead one.
@@ -321,4 +329,92 @@ pub struct MapInfo {
     pub bounds: [[f64; 2]; 2],
     /// Local time zone of the district, minutes east of UTC.
     pub utc_offset_minutes: i32,
+}
+
+/// One level of a jurisdiction chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JurisdictionRef {
+    pub level: Level,
+    pub code: String,
+    pub name: String,
+}
+
+/// A jurisdiction a point near a boundary could belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeamCandidate {
+    pub level: Level,
+    pub code: String,
+    pub name: String,
+    /// Metres from the point to the jurisdiction (0 inside it or on its boundary).
+    pub distance_m: f64,
+}
+
+/// The point lies near a boundary between jurisdictions: every candidate, for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seam {
+    pub candidates: Vec<SeamCandidate>,
+}
+
+/// `GET /api/v1/spatial/locate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocateAnswer {
+    /// Outermost first; empty outside every jurisdiction.
+    pub chain: Vec<JurisdictionRef>,
+    pub seam: Option<Seam>,
+}
+
+/// An asset near a point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearbyFeature {
+    pub layer: AssetLayer,
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Code of the owning or maintaining department.
+    pub owner: String,
+    /// Metres from the point to the asset's geometry.
+    pub distance_m: f64,
+    /// The point of the asset nearest to the query, [lon, lat].
+    pub nearest: [f64; 2],
+}
+
+/// `GET /api/v1/spatial/nearby`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearbyAnswer {
+    pub features: Vec<NearbyFeature>,
+}
+
+/// A department, as answers name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepartmentRef {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub contact: String,
+}
+
+/// The department proposed as responsible, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Responsibility {
+    pub department: DepartmentRef,
+    /// Id of the rule that decided.
+    pub rule: String,
+    pub explanation_zh: String,
+    pub explanation_en: String,
+    /// True when the incident sits at a seam: proposed, never silently assigned.
+    pub review_required: bool,
+}
+
+/// What onegrid worked out about an incident's place when it was reported.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Analysis {
+    #[serde(default)]
+    pub jurisdiction: Vec<JurisdictionRef>,
+    #[serde(default)]
+    pub seam: Option<Seam>,
+    /// The nearest assets (a summary: the closest few of each layer).
+    #[serde(default)]
+    pub nearby: Vec<NearbyFeature>,
+    #[serde(default)]
+    pub responsibility: Option<Responsibility>,
 }

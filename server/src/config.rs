@@ -32,6 +32,10 @@ pub struct Config {
     pub ws_queue: usize,
     /// Most events replayed to a resuming client; further behind gets a resync.
     pub ws_replay_limit: i64,
+    /// Distance from a jurisdiction boundary within which an incident is at a seam, metres.
+    pub seam_m: f64,
+    /// Responsibility rules (TOML); default `<data_dir>/responsibility.toml`.
+    pub rules_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             utc_offset_minutes: 480,
             ws_queue: 1024,
             ws_replay_limit: 10_000,
+            seam_m: 30.0,
+            rules_file: None,
         }
     }
 }

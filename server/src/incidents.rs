@@ -6,9 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerMessage};
 
-use crate::district::Level;
 use crate::live::{ws::encode, Frame, Hub};
-use crate::spatial::{CoordError, JurisdictionIndex, LonLat};
+use crate::spatial::{CoordError, LonLat, Spatial};
 use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
 
 /// Longest description accepted, in characters.
@@ -37,15 +36,15 @@ pub enum ReportError {
 pub struct Incidents {
     store: Store,
     hub: Hub,
-    jurisdictions: Arc<JurisdictionIndex>,
+    spatial: Arc<Spatial>,
 }
 
 impl Incidents {
-    pub fn new(store: Store, hub: Hub, jurisdictions: Arc<JurisdictionIndex>) -> Incidents {
+    pub fn new(store: Store, hub: Hub, spatial: Arc<Spatial>) -> Incidents {
         Incidents {
             store,
             hub,
-            jurisdictions,
+            spatial,
         }
     }
 
@@ -68,13 +67,13 @@ impl Incidents {
                 return Err(ReportError::ReporterTooLong(n));
             }
         }
-        let outside = || ReportError::OutsideDistrict {
-            lon: at.lon(),
-            lat: at.lat(),
-        };
-        let located = self.jurisdictions.locate(at).ok_or_else(outside)?;
-        let street = located.at(Level::Street).ok_or_else(outside)?;
-        let grid = located.at(Level::Grid).ok_or_else(outside)?;
+        let (analysis, street, grid) =
+            self.spatial
+                .analyse(category, at)
+                .ok_or(ReportError::OutsideDistrict {
+                    lon: at.lon(),
+                    lat: at.lat(),
+                })?;
         let draft = IncidentDraft {
             category,
             lon: at.lon(),
@@ -85,6 +84,7 @@ impl Incidents {
             street_name: street.name.clone(),
             grid_code: grid.code.clone(),
             grid_name: grid.name.clone(),
+            analysis,
         };
         let event = self.store.report_incident(&draft, Utc::now()).await?;
         self.publish(&event);
@@ -112,7 +112,7 @@ impl Incidents {
     fn publish(&self, event: &IncidentEvent) {
         let msg = ServerMessage::Incident {
             seq: event.seq,
-            incident: event.incident.clone(),
+            incident: Box::new(event.incident.clone()),
         };
         self.hub.publish(Frame {
             seq: event.seq,

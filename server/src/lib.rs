@@ -1,10 +1,14 @@
 //! onegrid's server as a library: `main.rs` parses the command line and calls [`run`] with a
 //! listener it bound, so tests bind port 0 and run many servers side by side.
 
+// The page's view types (Leptos) are deep; rendering them on the server needs more room.
+#![recursion_limit = "256"]
+
 pub mod config;
 pub mod district;
 pub mod http;
 pub mod incidents;
+pub mod ingest;
 pub mod live;
 pub mod sim;
 pub mod spatial;
@@ -23,7 +27,7 @@ use crate::district::{AssetLayer, Level};
 use crate::http::map::MapLayers;
 use crate::incidents::Incidents;
 use crate::live::Hub;
-use crate::spatial::JurisdictionIndex;
+use crate::spatial::{AssetIndex, JurisdictionIndex, Rules, Spatial};
 use crate::store::{Store, StoreError};
 
 /// Name of the wasm-bindgen output in `<site>/pkg/` (`onegrid.js`, `onegrid_bg.wasm`, `onegrid.css`).
@@ -36,7 +40,7 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub incidents: Incidents,
-    pub jurisdictions: Arc<JurisdictionIndex>,
+    pub spatial: Arc<Spatial>,
     pub map: Arc<MapLayers>,
     pub leptos: LeptosOptions,
 }
@@ -47,6 +51,13 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("the data dir {0} holds no district; start without --no-demo to generate the demo district, or import one")]
     NoDistrict(std::path::PathBuf),
+    #[error(transparent)]
+    Rules(#[from] spatial::RulesError),
+    #[error("cannot read or write {path}: {source}")]
+    RulesFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -57,7 +68,10 @@ pub async fn prepare_data_dir(config: &Config) -> Result<Store, StartError> {
     let store = Store::open_sqlite(&config.data_dir).await?;
     if !store.has_district().await? && config.demo {
         let started = Instant::now();
-        tracing::info!(seed = config.seed, "empty data dir: generating the demo district");
+        tracing::info!(
+            seed = config.seed,
+            "empty data dir: generating the demo district"
+        );
         let district = sim::district_gen::generate(config.seed);
         tracing::info!(
             jurisdictions = district.jurisdictions.len(),
@@ -67,15 +81,22 @@ pub async fn prepare_data_dir(config: &Config) -> Result<Store, StartError> {
         );
         let mut last_tenth = 0;
         store
-            .save_district(&district, &format!("demo seed {}", config.seed), &mut |done, total| {
-                let tenth = done * 10 / total.max(1);
-                if tenth > last_tenth {
-                    last_tenth = tenth;
-                    tracing::info!("saving demo district: {}%", tenth * 10);
-                }
-            })
+            .save_district(
+                &district,
+                &format!("demo seed {}", config.seed),
+                &mut |done, total| {
+                    let tenth = done * 10 / total.max(1);
+                    if tenth > last_tenth {
+                        last_tenth = tenth;
+                        tracing::info!("saving demo district: {}%", tenth * 10);
+                    }
+                },
+            )
             .await?;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo district saved");
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "demo district saved"
+        );
     }
     Ok(store)
 }
@@ -92,9 +113,16 @@ pub async fn run(
     if jurisdictions.is_empty() {
         return Err(StartError::NoDistrict(config.data_dir.clone()));
     }
-    let roads = store.load_assets(AssetLayer::Roads).await?;
-    let map = Arc::new(MapLayers::build(&jurisdictions, &roads, config.utc_offset_minutes));
-    drop(roads);
+    let mut assets = Vec::new();
+    for layer in AssetLayer::ALL {
+        assets.extend(store.load_assets(layer).await?);
+    }
+    let map = Arc::new(MapLayers::build(
+        &jurisdictions,
+        &assets,
+        config.utc_offset_minutes,
+    ));
+    let rules = load_rules(&config, &store.load_departments().await?)?;
     let grids: Arc<Vec<_>> = Arc::new(
         jurisdictions
             .iter()
@@ -102,11 +130,20 @@ pub async fn run(
             .cloned()
             .collect(),
     );
-    let jurisdictions = Arc::new(JurisdictionIndex::new(jurisdictions));
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "district loaded");
+    let spatial = Arc::new(Spatial {
+        jurisdictions: JurisdictionIndex::new(jurisdictions),
+        assets: AssetIndex::new(assets),
+        rules,
+        seam_m: config.seam_m,
+    });
+    tracing::info!(
+        assets = spatial.assets.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "district loaded and indexed"
+    );
 
     let hub = Hub::new(config.ws_queue);
-    let incidents = Incidents::new(store.clone(), hub.clone(), jurisdictions.clone());
+    let incidents = Incidents::new(store.clone(), hub.clone(), spatial.clone());
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -129,7 +166,7 @@ pub async fn run(
         store: store.clone(),
         hub,
         incidents,
-        jurisdictions,
+        spatial,
         map,
         leptos,
     };
@@ -143,4 +180,22 @@ pub async fn run(
     store.close().await;
     served?;
     Ok(())
+}
+
+/// The responsibility rules: `config.rules_file`, else `<data dir>/responsibility.toml`, which is
+/// written with the defaults when missing so it can be edited there.
+fn load_rules(config: &Config, departments: &[district::Department]) -> Result<Rules, StartError> {
+    let path = config
+        .rules_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("responsibility.toml"));
+    let io = |source| StartError::RulesFile {
+        path: path.clone(),
+        source,
+    };
+    if config.rules_file.is_none() && !path.exists() {
+        std::fs::write(&path, spatial::DEFAULT_RULES).map_err(io)?;
+    }
+    let text = std::fs::read_to_string(&path).map_err(io)?;
+    Ok(Rules::parse(&text, departments)?)
 }

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use onegrid_server::Config;
 
 #[derive(Parser)]
-#[command(name = "onegrid", version, about = "onegrid: real-time city operations (城市运行一网统管)")]
+#[command(
+    name = "onegrid",
+    version,
+    about = "onegrid: real-time city operations (城市运行一网统管)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +22,34 @@ struct Cli {
 enum Command {
     /// Run the server: map, API, live feed (and, by default, the demo district and simulator).
     Serve(ServeArgs),
+    /// Import a layer from GeoJSON or OpenStreetMap PBF into the data dir (one transaction).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// Folder of the database [default: ./data].
+    #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// What the file holds: buildings, roads, pipelines, pois; district, street, community or
+    /// grid (jurisdictions); boundaries (levels from each feature or OSM admin_level); all
+    /// (an OSM file: every layer and the boundaries). Required for GeoJSON.
+    #[arg(long)]
+    layer: Option<String>,
+    /// Coordinate system of a GeoJSON file: wgs84, gcj02 (Chinese map providers) or bd09.
+    #[arg(long, default_value = "wgs84")]
+    crs: String,
+    /// auto, geojson or osm.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Department code given to assets whose file names no owner.
+    #[arg(long, default_value = "urban_mgmt")]
+    owner: String,
+    /// OSM admin_level mapping, e.g. "6=district,8=street,10=community".
+    #[arg(long)]
+    admin_levels: Option<String>,
+    /// The GeoJSON (FeatureCollection, array of features, or one feature per line) or .osm.pbf file.
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -96,6 +128,123 @@ async fn main() -> anyhow::Result<()> {
             println!("onegrid: http://{}", listener.local_addr()?);
             onegrid_server::run(listener, config, shutdown_signal()).await?;
         }
+        Command::Import(args) => import(args).await?,
+    }
+    Ok(())
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use onegrid_server::district::{AssetLayer, Level};
+    use onegrid_server::ingest::{self, AdminLevels, Crs, Format, IssueAction, Target};
+
+    let crs = Crs::parse(&args.crs)
+        .with_context(|| format!("unknown --crs {:?}; use wgs84, gcj02 or bd09", args.crs))?;
+    let format = Format::parse(&args.format).with_context(|| {
+        format!(
+            "unknown --format {:?}; use auto, geojson or osm",
+            args.format
+        )
+    })?;
+    let levels = match &args.admin_levels {
+        Some(spec) => AdminLevels::parse(spec).map_err(|e| {
+            anyhow::anyhow!("bad --admin-levels {spec:?}: {e}; e.g. 6=district,8=street")
+        })?,
+        None => AdminLevels::default(),
+    };
+    let target = match args.layer.as_deref() {
+        None | Some("all") => Target::All(levels),
+        Some("boundaries") => Target::Levels(levels),
+        Some(name) => match (AssetLayer::parse(name), Level::parse(name)) {
+            (Some(layer), _) => Target::Layer(layer),
+            (_, Some(level)) => Target::Level(level),
+            _ => anyhow::bail!(
+                "unknown --layer {name:?}; use buildings, roads, pipelines, pois, district, street, community, grid, boundaries or all"
+            ),
+        },
+    };
+
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {percent:>3}% {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("reading");
+    let file = args.file.clone();
+    let owner = args.owner.clone();
+    let read_bar = bar.clone();
+    let imported = tokio::task::spawn_blocking(move || {
+        ingest::read_file(&file, format, &target, crs, &owner, &mut |done, total| {
+            read_bar.set_length(total);
+            read_bar.set_position(done);
+        })
+    })
+    .await??;
+
+    let mut layers: Vec<AssetLayer> = imported.assets.iter().map(|a| a.layer).collect();
+    layers.sort();
+    layers.dedup();
+    let jurisdictions =
+        (!imported.jurisdictions.is_empty()).then_some(imported.jurisdictions.as_slice());
+    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    bar.set_message("saving");
+    bar.set_position(0);
+    let origin = format!("import {}", args.file.display());
+    let saved = store
+        .import(
+            &layers,
+            &imported.assets,
+            jurisdictions,
+            &origin,
+            &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
+        .await;
+    store.close().await;
+    bar.finish_and_clear();
+
+    let repaired = imported
+        .issues
+        .iter()
+        .filter(|i| i.action == IssueAction::Repaired)
+        .count();
+    let rejected = imported.issues.len() - repaired;
+    for issue in imported.issues.iter().take(50) {
+        eprintln!(
+            "{:8} {} {}: {}",
+            match issue.action {
+                IssueAction::Repaired => "repaired",
+                IssueAction::Rejected => "rejected",
+            },
+            issue.file,
+            issue.feature,
+            issue.reason
+        );
+    }
+    if imported.issues.len() > 50 {
+        eprintln!("… and {} more", imported.issues.len() - 50);
+    }
+    let seq = saved.context("saving the import failed; the data dir is unchanged")?;
+    println!(
+        "imported {} into {}",
+        args.file.display(),
+        args.data_dir.display()
+    );
+    println!("  features read   {}", imported.features_read);
+    for layer in &layers {
+        let n = imported.assets.iter().filter(|a| a.layer == *layer).count();
+        println!("  {:15} {n} (layer replaced)", layer.as_str());
+    }
+    if let Some(js) = jurisdictions {
+        println!("  jurisdictions   {} (all replaced)", js.len());
+    }
+    println!("  repaired        {repaired}");
+    println!("  rejected        {rejected}");
+    println!("  event seq       {seq}");
+    if imported.assets.is_empty() && imported.jurisdictions.is_empty() {
+        anyhow::bail!("nothing in {} could be imported", args.file.display());
     }
     Ok(())
 }

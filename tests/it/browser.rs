@@ -29,7 +29,9 @@ async fn browser() -> Result<Browser> {
         .kill_on_drop(true)
         .spawn()
         .context("starting chromedriver (Debian package chromium-driver; .ci/run installs it)")?;
-    let profile = tempfile::Builder::new().prefix("onegrid-chromium-").tempdir()?;
+    let profile = tempfile::Builder::new()
+        .prefix("onegrid-chromium-")
+        .tempdir()?;
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -80,7 +82,12 @@ async fn wait_until(client: &Client, script: &str, secs: u64, what: &str) -> Res
     }
 }
 
-async fn post_incident(server: &TestServer, lon: f64, lat: f64, description: &str) -> Result<Value> {
+async fn post_incident(
+    server: &TestServer,
+    lon: f64,
+    lat: f64,
+    description: &str,
+) -> Result<Value> {
     let v: Value = reqwest::Client::new()
         .post(server.url("/api/v1/incidents"))
         .json(&json!({"category": "damaged_road", "lat": lat, "lon": lon, "description": description}))
@@ -116,40 +123,96 @@ async fn the_page_hydrates_and_shows_new_incidents_live_in_the_list_and_on_the_m
     let item = c
         .wait()
         .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(&format!("li.incident[data-incident-id='{}']", first["id"])))
+        .for_element(Locator::Css(&format!(
+            "li.incident[data-incident-id='{}']",
+            first["id"]
+        )))
         .await
         .context("the incident list loads after hydration")?;
     item.click().await?;
-    wait_until(c, "return document.querySelector('li.incident.selected') !== null", 10, "the clicked item to be selected").await?;
-    let details = c.find(Locator::Css("section.details")).await?.text().await?;
-    assert!(details.contains("路面坑洞"), "details show the incident: {details}");
+    wait_until(
+        c,
+        "return document.querySelector('li.incident.selected') !== null",
+        10,
+        "the clicked item to be selected",
+    )
+    .await?;
+    let details = c
+        .find(Locator::Css("section.details"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        details.contains("路面坑洞"),
+        "details show the incident: {details}"
+    );
     assert!(details.contains(first["grid_code"].as_str().unwrap()));
 
     // The live feed is up and the map has rendered our layers.
-    wait_until(c, "return document.querySelector('.conn[data-conn=live]') !== null", 20, "the live indicator").await?;
-    wait_until(c, "return document.getElementById('map').dataset.mapReady === 'true'", 60, "the map to load").await?;
-
-    // A new report appears in the list and on the map, without a reload.
-    c.execute("window.__sameDocument = true; return true;", vec![]).await?;
-    let second = post_incident(&server, lon + 0.0001, lat, "井盖旁路面塌陷").await?;
-    let id = second["id"].as_i64().unwrap();
-    wait_until(c, &format!("return document.querySelector(\"li.incident[data-incident-id='{id}']\") !== null"), 15, "the new incident in the list").await?;
     wait_until(
         c,
-        &format!("return !!(window.onegrid && window.onegrid.renderedIncidentIds().includes({id}))"),
+        "return document.querySelector('.conn[data-conn=live]') !== null",
+        20,
+        "the live indicator",
+    )
+    .await?;
+    wait_until(
+        c,
+        "return document.getElementById('map').dataset.mapReady === 'true'",
+        60,
+        "the map to load",
+    )
+    .await?;
+
+    // A new report appears in the list and on the map, without a reload.
+    c.execute("window.__sameDocument = true; return true;", vec![])
+        .await?;
+    let second = post_incident(&server, lon + 0.0001, lat, "井盖旁路面塌陷").await?;
+    let id = second["id"].as_i64().unwrap();
+    wait_until(
+        c,
+        &format!(
+            "return document.querySelector(\"li.incident[data-incident-id='{id}']\") !== null"
+        ),
+        15,
+        "the new incident in the list",
+    )
+    .await?;
+    wait_until(
+        c,
+        &format!(
+            "return !!(window.onegrid && window.onegrid.renderedIncidentIds().includes({id}))"
+        ),
         30,
         "the new incident as a rendered map feature",
     )
     .await?;
-    assert_eq!(c.execute("return window.__sameDocument === true", vec![]).await?, Value::Bool(true), "no reload");
+    assert_eq!(
+        c.execute("return window.__sameDocument === true", vec![])
+            .await?,
+        Value::Bool(true),
+        "no reload"
+    );
     let today = c.find(Locator::Css("[data-stat=today]")).await?;
-    wait_until(c, "return document.querySelector('[data-stat=today]').textContent === '2'", 10, "the header count").await?;
+    wait_until(
+        c,
+        "return document.querySelector('[data-stat=today]').textContent === '2'",
+        10,
+        "the header count",
+    )
+    .await?;
     drop(today);
 
     // The English switch.
-    c.find(Locator::Css("button.lang-switch")).await?.click().await?;
+    c.find(Locator::Css("button.lang-switch"))
+        .await?
+        .click()
+        .await?;
     wait_until(c, "return document.querySelector('.brand h1').textContent === 'Chancheng City Operations Center'", 5, "English title").await?;
-    c.find(Locator::Css("button.lang-switch")).await?.click().await?;
+    c.find(Locator::Css("button.lang-switch"))
+        .await?
+        .click()
+        .await?;
 
     save_screenshot(c, "dashboard-1920x1080.png").await?;
     b.client.close().await?;
@@ -197,13 +260,31 @@ async fn the_layout_fits_wall_desktop_and_laptop_screens() -> Result<()> {
                 vec![],
             )
             .await?;
-        assert_eq!(check["panel"], true, "{w}x{h}: list panel on screen: {check}");
-        assert_eq!(check["counters"], true, "{w}x{h}: counters on screen: {check}");
-        assert_eq!(check["status"], true, "{w}x{h}: connection and clock on screen: {check}");
+        assert_eq!(
+            check["panel"], true,
+            "{w}x{h}: list panel on screen: {check}"
+        );
+        assert_eq!(
+            check["counters"], true,
+            "{w}x{h}: counters on screen: {check}"
+        );
+        assert_eq!(
+            check["status"], true,
+            "{w}x{h}: connection and clock on screen: {check}"
+        );
         assert_eq!(check["titleWhole"], true, "{w}x{h}: title not cut: {check}");
-        assert_eq!(check["noScroll"], true, "{w}x{h}: a screen, not a scrolling page: {check}");
-        assert!(check["headerShare"].as_f64().unwrap() < 0.12, "{w}x{h}: header height: {check}");
-        assert!(check["mapShare"].as_f64().unwrap() > 0.8, "{w}x{h}: the map fills the screen: {check}");
+        assert_eq!(
+            check["noScroll"], true,
+            "{w}x{h}: a screen, not a scrolling page: {check}"
+        );
+        assert!(
+            check["headerShare"].as_f64().unwrap() < 0.12,
+            "{w}x{h}: header height: {check}"
+        );
+        assert!(
+            check["mapShare"].as_f64().unwrap() > 0.8,
+            "{w}x{h}: the map fills the screen: {check}"
+        );
         save_screenshot(c, &format!("dashboard-{w}x{h}.png")).await?;
     }
     b.client.close().await?;

@@ -7,10 +7,14 @@ use onegrid_tests::{point_in_grid, TestServer};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str) -> Client {
-    tokio_tungstenite::connect_async(url).await.expect("websocket connects").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
 }
 
 /// The next JSON message that is not a heartbeat.
@@ -33,7 +37,9 @@ async fn next(ws: &mut Client) -> Value {
 async fn report(server: &TestServer, lon: f64, lat: f64, description: &str) -> Value {
     reqwest::Client::new()
         .post(server.url("/api/v1/incidents"))
-        .json(&json!({"category": "fallen_tree", "lat": lat, "lon": lon, "description": description}))
+        .json(
+            &json!({"category": "fallen_tree", "lat": lat, "lon": lon, "description": description}),
+        )
         .send()
         .await
         .expect("post")
@@ -106,7 +112,10 @@ async fn a_client_resuming_from_a_seq_gets_what_it_missed_once_then_live_events(
 
     let c = report(&server, lon, lat, "C").await;
     let rc = next(&mut resumed).await;
-    assert_eq!(rc["incident"]["id"], c["id"], "the next message is the live one, with no repeats");
+    assert_eq!(
+        rc["incident"]["id"], c["id"],
+        "the next message is the live one, with no repeats"
+    );
 
     // A client that says it saw a seq this store never had is told to resync.
     let mut future = connect(&server.ws_url("?since=999999")).await;
@@ -136,7 +145,9 @@ async fn the_simulator_keeps_the_screen_alive() {
     let mut statuses = std::collections::HashSet::new();
     let mut categories = std::collections::HashSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline && !(statuses.contains("dispatched") && categories.len() >= 3) {
+    while tokio::time::Instant::now() < deadline
+        && !(statuses.contains("dispatched") && categories.len() >= 3)
+    {
         let msg = next(&mut ws).await;
         if msg["type"] == "incident" {
             statuses.insert(msg["incident"]["status"].as_str().unwrap().to_string());
@@ -145,7 +156,13 @@ async fn the_simulator_keeps_the_screen_alive() {
         }
     }
     assert!(statuses.contains("reported"), "{statuses:?}");
-    assert!(statuses.contains("dispatched"), "simulated incidents move on: {statuses:?}");
-    assert!(categories.len() >= 3, "plausible mix of categories: {categories:?}");
+    assert!(
+        statuses.contains("dispatched"),
+        "simulated incidents move on: {statuses:?}"
+    );
+    assert!(
+        categories.len() >= 3,
+        "plausible mix of categories: {categories:?}"
+    );
     server.stop().await;
 }

@@ -5,6 +5,7 @@
 //! - `test`  lint (fmt, clippy for ssr and hydrate), build the site, run every test
 //! - `lint`  fmt check and clippy with -D warnings for both feature sets
 //! - `bench-live [ARGS…]`  POST → WebSocket latency with many clients (release)
+//! - `import [ARGS…]`  `onegrid import ARGS` (release): GeoJSON or OSM PBF into the data dir
 //!
 //! On a fresh machine it adds the wasm32 target and installs wasm-bindgen-cli at exactly the
 //! version in Cargo.lock when they are missing. The wasm and the server build in parallel in
@@ -29,9 +30,10 @@ fn main() -> Result<()> {
         "test" => ws.test(&rest),
         "lint" => ws.lint(),
         "bench-live" => ws.bench_live(&rest),
+        "import" => ws.import(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build [--release] | serve [--dev] [ARGS…] | test | lint | bench-live [ARGS…]>"
+                "usage: cargo xtask <build [--release] | serve [--dev] [ARGS…] | test | lint | bench-live [ARGS…] | import [ARGS…]>"
             );
             std::process::exit(2);
         }
@@ -88,9 +90,16 @@ impl Workspace {
         self.ensure_wasm_bindgen()?;
         step("building the browser app (wasm) and the server in parallel");
         let mut wasm = self.cargo();
-        wasm.args(["build", "-p", "onegrid-app", "--lib", "--target", WASM_TARGET])
-            .args(["--no-default-features", "--features", "hydrate"])
-            .env("CARGO_TARGET_DIR", self.wasm_target_dir());
+        wasm.args([
+            "build",
+            "-p",
+            "onegrid-app",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+        ])
+        .args(["--no-default-features", "--features", "hydrate"])
+        .env("CARGO_TARGET_DIR", self.wasm_target_dir());
         if profile == Profile::Release {
             wasm.args(["--profile", "wasm-release"]);
         }
@@ -133,11 +142,20 @@ impl Workspace {
         std::fs::create_dir_all(&pkg)?;
         run(Command::new("wasm-bindgen")
             .arg(&wasm)
-            .args(["--target", "web", "--no-typescript", "--out-name", OUTPUT_NAME])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                OUTPUT_NAME,
+            ])
             .arg("--out-dir")
             .arg(&pkg))?;
-        std::fs::copy(self.root.join("style/main.css"), pkg.join(format!("{OUTPUT_NAME}.css")))
-            .context("copying style/main.css")?;
+        std::fs::copy(
+            self.root.join("style/main.css"),
+            pkg.join(format!("{OUTPUT_NAME}.css")),
+        )
+        .context("copying style/main.css")?;
         let assets = site.join("assets");
         if assets.exists() {
             std::fs::remove_dir_all(&assets).context("clearing target/site/assets")?;
@@ -147,7 +165,11 @@ impl Workspace {
     }
 
     fn server_binary(&self, profile: Profile) -> PathBuf {
-        let dir = if profile == Profile::Release { "release" } else { "debug" };
+        let dir = if profile == Profile::Release {
+            "release"
+        } else {
+            "debug"
+        };
         self.target.join(dir).join("onegrid")
     }
 
@@ -179,14 +201,33 @@ impl Workspace {
         step("cargo fmt --check");
         run(self.cargo().args(["fmt", "--all", "--", "--check"]))?;
         step("clippy (ssr: server, tests, xtask)");
-        run(self
-            .cargo()
-            .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        run(self.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
         step("clippy (hydrate: the browser app)");
         run(self
             .cargo()
-            .args(["clippy", "-p", "onegrid-app", "--lib", "--target", WASM_TARGET])
-            .args(["--no-default-features", "--features", "hydrate", "--", "-D", "warnings"])
+            .args([
+                "clippy",
+                "-p",
+                "onegrid-app",
+                "--lib",
+                "--target",
+                WASM_TARGET,
+            ])
+            .args([
+                "--no-default-features",
+                "--features",
+                "hydrate",
+                "--",
+                "-D",
+                "warnings",
+            ])
             .env("CARGO_TARGET_DIR", self.wasm_target_dir()))?;
         Ok(())
     }
@@ -197,7 +238,7 @@ impl Workspace {
         step("cargo test --workspace");
         run(self
             .cargo()
-            .args(["test", "--workspace", "--all-features"])
+            .args(["test", "--workspace"])
             .args(args)
             .env("ONEGRID_SITE_DIR", self.site()))?;
         Ok(())
@@ -205,18 +246,42 @@ impl Workspace {
 
     fn bench_live(&self, args: &[String]) -> Result<()> {
         step("building the latency harness (release)");
-        run(self
-            .cargo()
-            .args(["build", "--release", "-p", "onegrid-tests", "--bin", "live-latency"]))?;
-        run(Command::new(self.target.join("release").join("live-latency"))
+        run(self.cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "onegrid-tests",
+            "--bin",
+            "live-latency",
+        ]))?;
+        run(
+            Command::new(self.target.join("release").join("live-latency"))
+                .current_dir(&self.root)
+                .args(args),
+        )
+    }
+
+    fn import(&self, args: &[String]) -> Result<()> {
+        step("building onegrid (release)");
+        run(self.cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "onegrid-server",
+            "--bin",
+            "onegrid",
+        ]))?;
+        run(Command::new(self.server_binary(Profile::Release))
             .current_dir(&self.root)
+            .arg("import")
             .args(args))
     }
 
     fn ensure_wasm_bindgen(&self) -> Result<()> {
-        let lock = std::fs::read_to_string(self.root.join("Cargo.lock")).context("reading Cargo.lock")?;
-        let want = locked_version(&lock, "wasm-bindgen")
-            .context("Cargo.lock has no wasm-bindgen")?;
+        let lock =
+            std::fs::read_to_string(self.root.join("Cargo.lock")).context("reading Cargo.lock")?;
+        let want =
+            locked_version(&lock, "wasm-bindgen").context("Cargo.lock has no wasm-bindgen")?;
         let have = Command::new("wasm-bindgen")
             .arg("--version")
             .output()
@@ -308,7 +373,10 @@ mod tests {
     #[test]
     fn finds_the_locked_version() {
         let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"0.2.130\"\n";
-        assert_eq!(locked_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(
+            locked_version(lock, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
         assert_eq!(locked_version(lock, "serde"), None);
     }
 }

@@ -95,7 +95,9 @@ impl From<JsonRejection> for Error {
                 code: "invalid_body",
                 message: e.body_text(),
             },
-            JsonRejection::JsonSyntaxError(e) => Error::bad_request("malformed_json", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => {
+                Error::bad_request("malformed_json", e.body_text())
+            }
             JsonRejection::MissingJsonContentType(e) => Error::UnsupportedMediaType(e.body_text()),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Error::PayloadTooLarge(MAX_BODY_BYTES)

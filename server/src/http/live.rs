@@ -31,7 +31,15 @@ pub async fn upgrade(
     };
     Ok(ws.on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        let end = session(sink, stream, state.hub.clone(), state.store.clone(), params.since, options).await;
+        let end = session(
+            sink,
+            stream,
+            state.hub.clone(),
+            state.store.clone(),
+            params.since,
+            options,
+        )
+        .await;
         tracing::debug!(?end, "live session ended");
     }))
 }

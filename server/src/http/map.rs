@@ -24,7 +24,11 @@ pub struct MapLayers {
 }
 
 impl MapLayers {
-    pub fn build(jurisdictions: &[Jurisdiction], roads: &[Asset], utc_offset_minutes: i32) -> MapLayers {
+    pub fn build(
+        jurisdictions: &[Jurisdiction],
+        assets: &[Asset],
+        utc_offset_minutes: i32,
+    ) -> MapLayers {
         let district = jurisdictions.iter().find(|j| j.level == Level::District);
         let rect = district.and_then(|d| d.geometry.bounding_rect());
         let (bounds, center) = match rect {
@@ -56,7 +60,7 @@ impl MapLayers {
             })
             .collect();
         let roads = collection(
-            roads
+            assets
                 .iter()
                 .filter(|r| r.layer == AssetLayer::Roads && MAJOR_ROADS.contains(&r.kind.as_str()))
                 .map(|r| {
@@ -115,7 +119,12 @@ pub async fn boundaries(
             "no boundary layer {name:?}; use district, street, community or grid"
         ))
     })?;
-    let body = state.map.boundaries.get(&level).cloned().unwrap_or_default();
+    let body = state
+        .map
+        .boundaries
+        .get(&level)
+        .cloned()
+        .unwrap_or_default();
     Ok(geojson_response(body))
 }
 

@@ -5,6 +5,7 @@ mod error;
 mod incidents;
 mod live;
 pub mod map;
+mod spatial;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -36,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}", get(incidents::one))
         .route("/incidents/{id}/status", post(incidents::change_status))
         .route("/stats", get(incidents::stats))
+        .route("/spatial/nearby", get(spatial::nearby))
+        .route("/spatial/nearby.geojson", get(spatial::nearby_geojson))
+        .route("/spatial/locate", get(spatial::locate))
         .route("/map/info", get(map::info))
         .route("/map/boundaries/{level}", get(map::boundaries))
         .route("/map/roads", get(map::roads))

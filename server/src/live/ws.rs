@@ -89,7 +89,7 @@ where
                     floor = floor.max(e.seq);
                     let msg = ServerMessage::Incident {
                         seq: e.seq,
-                        incident: e.incident,
+                        incident: Box::new(e.incident),
                     };
                     feed(&mut sink, encode(&msg), options.send_timeout).await?;
                 }
@@ -172,7 +172,10 @@ async fn feed<S: Sink<Message> + Unpin>(
     }
 }
 
-async fn flush<S: Sink<Message> + Unpin>(sink: &mut S, timeout: Duration) -> Result<(), SessionEnd> {
+async fn flush<S: Sink<Message> + Unpin>(
+    sink: &mut S,
+    timeout: Duration,
+) -> Result<(), SessionEnd> {
     match tokio::time::timeout(timeout, sink.flush()).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(SessionEnd::SendFailed),
@@ -221,14 +224,34 @@ mod tests {
         // A client that stops reading: a sink with room for one message.
         let (stalled_tx, mut stalled_rx) = mpsc::channel::<Message>(0);
         let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
-        tokio::spawn(session(stalled_tx, never, hub.clone(), store.clone(), None, quiet()));
+        tokio::spawn(session(
+            stalled_tx,
+            never,
+            hub.clone(),
+            store.clone(),
+            None,
+            quiet(),
+        ));
         // A client that keeps up.
         let (healthy_tx, mut healthy_rx) = mpsc::channel::<Message>(64);
         let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
-        tokio::spawn(session(healthy_tx, never, hub.clone(), store.clone(), None, quiet()));
+        tokio::spawn(session(
+            healthy_tx,
+            never,
+            hub.clone(),
+            store.clone(),
+            None,
+            quiet(),
+        ));
 
-        assert_eq!(kind_and_seq(&stalled_rx.next().await.expect("hello")).0, "hello");
-        assert_eq!(kind_and_seq(&healthy_rx.next().await.expect("hello")).0, "hello");
+        assert_eq!(
+            kind_and_seq(&stalled_rx.next().await.expect("hello")).0,
+            "hello"
+        );
+        assert_eq!(
+            kind_and_seq(&healthy_rx.next().await.expect("hello")).0,
+            "hello"
+        );
         while hub.subscriber_count() < 2 {
             tokio::task::yield_now().await;
         }
@@ -257,7 +280,10 @@ mod tests {
             assert_eq!(kind, "incident");
             seen.push(seq);
         }
-        assert!(!seen.is_empty() && seen.len() < 10, "fell behind after {seen:?}");
+        assert!(
+            !seen.is_empty() && seen.len() < 10,
+            "fell behind after {seen:?}"
+        );
         assert_eq!(seen, (1..=seen.len() as i64).collect::<Vec<_>>());
 
         // Re-subscribed: live events flow again.

@@ -128,9 +128,36 @@ const STREETS: [StreetDef; 4] = [
         village_share: 0.05,
         mix: [50, 25, 2, 7, 4, 12],
         pool: &[
-            "东华里", "升平", "莲峰", "普君", "朝安", "祖庙", "福贤", "兆祥", "岭南", "同济", "卫国",
-            "汾江", "建新", "人民", "兴华", "新风", "福宁", "敦厚", "文华", "铁军", "季华", "鹤园",
-            "万福", "通济", "亲仁", "永新", "锦华", "明照", "垂虹", "新桥",
+            "东华里",
+            "升平",
+            "莲峰",
+            "普君",
+            "朝安",
+            "祖庙",
+            "福贤",
+            "兆祥",
+            "岭南",
+            "同济",
+            "卫国",
+            "汾江",
+            "建新",
+            "人民",
+            "兴华",
+            "新风",
+            "福宁",
+            "敦厚",
+            "文华",
+            "铁军",
+            "季华",
+            "鹤园",
+            "万福",
+            "通济",
+            "亲仁",
+            "永新",
+            "锦华",
+            "明照",
+            "垂虹",
+            "新桥",
         ],
     },
     StreetDef {
@@ -159,13 +186,90 @@ const GENERIC_COMMUNITY_NAMES: &[&str] = &[
 
 /// First parts of local road names.
 const ROAD_WORDS: &[&str] = &[
-    "兴业", "裕和", "文沙", "南浦", "丝织", "锦澜", "轻工", "陶瓷", "环市", "城门头", "塘景", "惠景",
-    "市东", "乐安", "汾水", "保安", "存院", "城南", "明远", "锦江", "创业", "怡景", "聚锦", "南海",
-    "兆丰", "平远", "永安", "福华", "惠民", "协和", "新安", "桂花", "康宁", "长庆", "石门", "宝塔",
-    "朝东", "金鱼塘", "快子", "清风", "玫瑰", "紫荆", "海棠", "百花", "荷花", "榕荫", "松风", "竹园",
-    "石路", "凤凰", "红棉", "鲤鱼", "龙船", "旭景", "泰安", "庆丰", "迎宾", "建设", "工业", "兴旺",
-    "民乐", "盈富", "佛平", "聚贤", "华康", "景湖", "湖景", "碧水", "映月", "观澜", "岭秀", "锦园",
-    "翠华", "汇金", "绿茵", "富安", "润景", "和顺", "宏达", "祥泰", "安和", "宁远", "新市", "东胜",
+    "兴业",
+    "裕和",
+    "文沙",
+    "南浦",
+    "丝织",
+    "锦澜",
+    "轻工",
+    "陶瓷",
+    "环市",
+    "城门头",
+    "塘景",
+    "惠景",
+    "市东",
+    "乐安",
+    "汾水",
+    "保安",
+    "存院",
+    "城南",
+    "明远",
+    "锦江",
+    "创业",
+    "怡景",
+    "聚锦",
+    "南海",
+    "兆丰",
+    "平远",
+    "永安",
+    "福华",
+    "惠民",
+    "协和",
+    "新安",
+    "桂花",
+    "康宁",
+    "长庆",
+    "石门",
+    "宝塔",
+    "朝东",
+    "金鱼塘",
+    "快子",
+    "清风",
+    "玫瑰",
+    "紫荆",
+    "海棠",
+    "百花",
+    "荷花",
+    "榕荫",
+    "松风",
+    "竹园",
+    "石路",
+    "凤凰",
+    "红棉",
+    "鲤鱼",
+    "龙船",
+    "旭景",
+    "泰安",
+    "庆丰",
+    "迎宾",
+    "建设",
+    "工业",
+    "兴旺",
+    "民乐",
+    "盈富",
+    "佛平",
+    "聚贤",
+    "华康",
+    "景湖",
+    "湖景",
+    "碧水",
+    "映月",
+    "观澜",
+    "岭秀",
+    "锦园",
+    "翠华",
+    "汇金",
+    "绿茵",
+    "富安",
+    "润景",
+    "和顺",
+    "宏达",
+    "祥泰",
+    "安和",
+    "宁远",
+    "新市",
+    "东胜",
 ];
 const ROAD_SUFFIX_EW: &[&str] = &["路", "东路", "西路", "大街", "一路", "二路"];
 const ROAD_SUFFIX_NS: &[&str] = &["路", "南路", "北路", "大街", "三路", "四路"];
@@ -178,16 +282,40 @@ const DEPARTMENTS: &[(&str, &str, &str)] = &[
         "区城市管理和综合执法局",
         "District Urban Management and Law Enforcement Bureau",
     ),
-    ("housing", "区住房城乡建设局", "District Housing and Construction Bureau"),
-    ("water_supply", "佛山水业集团禅城供水公司", "Chancheng Water Supply Co."),
+    (
+        "housing",
+        "区住房城乡建设局",
+        "District Housing and Construction Bureau",
+    ),
+    (
+        "water_supply",
+        "佛山水业集团禅城供水公司",
+        "Chancheng Water Supply Co.",
+    ),
     ("gas", "佛山燃气集团", "Foshan Gas Group"),
     ("power", "禅城供电局", "Chancheng Power Supply Bureau"),
-    ("telecom", "中国电信禅城分公司", "China Telecom Chancheng Branch"),
-    ("landscaping", "区园林绿化中心", "District Landscaping Centre"),
+    (
+        "telecom",
+        "中国电信禅城分公司",
+        "China Telecom Chancheng Branch",
+    ),
+    (
+        "landscaping",
+        "区园林绿化中心",
+        "District Landscaping Centre",
+    ),
     ("fire", "区消防救援大队", "District Fire and Rescue Brigade"),
-    ("culture", "区文化广电旅游体育局", "District Culture and Tourism Bureau"),
+    (
+        "culture",
+        "区文化广电旅游体育局",
+        "District Culture and Tourism Bureau",
+    ),
     ("education", "区教育局", "District Education Bureau"),
-    ("market", "区市场监督管理局", "District Market Supervision Bureau"),
+    (
+        "market",
+        "区市场监督管理局",
+        "District Market Supervision Bureau",
+    ),
     ("health", "区卫生健康局", "District Health Bureau"),
 ];
 
@@ -219,7 +347,10 @@ impl RoadClass {
     }
 
     fn is_arterial(self) -> bool {
-        matches!(self, RoadClass::Trunk | RoadClass::Primary | RoadClass::Secondary)
+        matches!(
+            self,
+            RoadClass::Trunk | RoadClass::Primary | RoadClass::Secondary
+        )
     }
 
     /// Wider roads push their pipelines further from the centreline.
@@ -246,26 +377,166 @@ struct ArterialDef {
 }
 
 const ARTERIALS: &[ArterialDef] = &[
-    ArterialDef { name: "季华路", east_west: true, pos: 0.44, from: 0.0, to: 1.0, class: RoadClass::Trunk },
-    ArterialDef { name: "佛山大道", east_west: false, pos: 0.54, from: 0.0, to: 1.0, class: RoadClass::Trunk },
-    ArterialDef { name: "岭南大道", east_west: false, pos: 0.36, from: 0.0, to: 1.0, class: RoadClass::Trunk },
-    ArterialDef { name: "汾江路", east_west: false, pos: 0.78, from: 0.0, to: 1.0, class: RoadClass::Primary },
-    ArterialDef { name: "绿景路", east_west: true, pos: 0.60, from: 0.0, to: 1.0, class: RoadClass::Primary },
-    ArterialDef { name: "魁奇路", east_west: true, pos: 0.32, from: 0.0, to: 1.0, class: RoadClass::Primary },
-    ArterialDef { name: "文华路", east_west: false, pos: 0.64, from: 0.15, to: 0.9, class: RoadClass::Primary },
-    ArterialDef { name: "江湾路", east_west: false, pos: 0.92, from: 0.0, to: 0.6, class: RoadClass::Primary },
-    ArterialDef { name: "南庄大道", east_west: true, pos: 0.22, from: 0.0, to: 0.5, class: RoadClass::Primary },
-    ArterialDef { name: "张槎路", east_west: true, pos: 0.82, from: 0.12, to: 0.62, class: RoadClass::Primary },
-    ArterialDef { name: "禅西大道", east_west: false, pos: 0.20, from: 0.0, to: 1.0, class: RoadClass::Primary },
-    ArterialDef { name: "建新路", east_west: true, pos: 0.70, from: 0.55, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "人民路", east_west: true, pos: 0.78, from: 0.62, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "祖庙路", east_west: false, pos: 0.84, from: 0.55, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "普澜路", east_west: false, pos: 0.87, from: 0.05, to: 0.5, class: RoadClass::Secondary },
-    ArterialDef { name: "华远东路", east_west: false, pos: 0.71, from: 0.5, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "同济路", east_west: true, pos: 0.52, from: 0.55, to: 1.0, class: RoadClass::Secondary },
-    ArterialDef { name: "卫国路", east_west: false, pos: 0.46, from: 0.45, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "石湾公园路", east_west: true, pos: 0.18, from: 0.55, to: 0.95, class: RoadClass::Secondary },
-    ArterialDef { name: "紫洞路", east_west: false, pos: 0.10, from: 0.1, to: 0.7, class: RoadClass::Secondary },
+    ArterialDef {
+        name: "季华路",
+        east_west: true,
+        pos: 0.44,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Trunk,
+    },
+    ArterialDef {
+        name: "佛山大道",
+        east_west: false,
+        pos: 0.54,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Trunk,
+    },
+    ArterialDef {
+        name: "岭南大道",
+        east_west: false,
+        pos: 0.36,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Trunk,
+    },
+    ArterialDef {
+        name: "汾江路",
+        east_west: false,
+        pos: 0.78,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "绿景路",
+        east_west: true,
+        pos: 0.60,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "魁奇路",
+        east_west: true,
+        pos: 0.32,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "文华路",
+        east_west: false,
+        pos: 0.64,
+        from: 0.15,
+        to: 0.9,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "江湾路",
+        east_west: false,
+        pos: 0.92,
+        from: 0.0,
+        to: 0.6,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "南庄大道",
+        east_west: true,
+        pos: 0.22,
+        from: 0.0,
+        to: 0.5,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "张槎路",
+        east_west: true,
+        pos: 0.82,
+        from: 0.12,
+        to: 0.62,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "禅西大道",
+        east_west: false,
+        pos: 0.20,
+        from: 0.0,
+        to: 1.0,
+        class: RoadClass::Primary,
+    },
+    ArterialDef {
+        name: "建新路",
+        east_west: true,
+        pos: 0.70,
+        from: 0.55,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "人民路",
+        east_west: true,
+        pos: 0.78,
+        from: 0.62,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "祖庙路",
+        east_west: false,
+        pos: 0.84,
+        from: 0.55,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "普澜路",
+        east_west: false,
+        pos: 0.87,
+        from: 0.05,
+        to: 0.5,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "华远东路",
+        east_west: false,
+        pos: 0.71,
+        from: 0.5,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "同济路",
+        east_west: true,
+        pos: 0.52,
+        from: 0.55,
+        to: 1.0,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "卫国路",
+        east_west: false,
+        pos: 0.46,
+        from: 0.45,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "石湾公园路",
+        east_west: true,
+        pos: 0.18,
+        from: 0.55,
+        to: 0.95,
+        class: RoadClass::Secondary,
+    },
+    ArterialDef {
+        name: "紫洞路",
+        east_west: false,
+        pos: 0.10,
+        from: 0.1,
+        to: 0.7,
+        class: RoadClass::Secondary,
+    },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -354,7 +625,14 @@ impl PipeKind {
     }
 }
 
-const BUILDING_KINDS: [&str; 6] = ["residential", "commercial", "industrial", "public", "school", "mixed"];
+const BUILDING_KINDS: [&str; 6] = [
+    "residential",
+    "commercial",
+    "industrial",
+    "public",
+    "school",
+    "mixed",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
@@ -397,7 +675,11 @@ fn make_departments(rng: &mut ChaCha8Rng) -> Vec<Department> {
             code: code.to_string(),
             name_zh: zh.to_string(),
             name_en: en.to_string(),
-            contact: format!("0757-8{}{:06}", rng.gen_range(2..=8), rng.gen_range(0..1_000_000)),
+            contact: format!(
+                "0757-8{}{:06}",
+                rng.gen_range(2..=8),
+                rng.gen_range(0..1_000_000)
+            ),
         })
         .collect()
 }
@@ -425,7 +707,9 @@ fn bilinear(q: &[Coord<f64>; 4], u: f64, v: f64) -> Coord<f64> {
 
 /// Twice the signed area of a closed ring (positive when counter-clockwise).
 fn signed_area2(ring: &[Coord<f64>]) -> f64 {
-    ring.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum()
+    ring.windows(2)
+        .map(|w| w[0].x * w[1].y - w[1].x * w[0].y)
+        .sum()
 }
 
 fn in_ring(p: Coord<f64>, ring: &[Coord<f64>]) -> bool {
@@ -460,7 +744,7 @@ fn cn_num(n: usize) -> String {
         0..=9 => D[n].to_string(),
         10 => "十".to_string(),
         11..=19 => format!("十{}", D[n - 10]),
-        20..=99 if n % 10 == 0 => format!("{}十", D[n / 10]),
+        20..=99 if n.is_multiple_of(10) => format!("{}十", D[n / 10]),
         20..=99 => format!("{}十{}", D[n / 10], D[n % 10]),
         _ => n.to_string(),
     }
@@ -604,7 +888,7 @@ fn neighbours(cell: usize) -> impl Iterator<Item = usize> {
     .flatten()
 }
 
-/// 4-connected components of `cells` under `same` (cells in input order, components in
+/// 4-connected components of the `cells` satisfying `member` (components in
 /// discovery order).
 fn components(cells: &[usize], member: impl Fn(usize) -> bool) -> Vec<Vec<usize>> {
     let mut seen = vec![false; CX * CY];
@@ -635,7 +919,11 @@ fn components(cells: &[usize], member: impl Fn(usize) -> bool) -> Vec<Vec<usize>
 fn select_cells(lattice: &Lattice, rng: &mut ChaCha8Rng) -> Vec<bool> {
     let harmonics: Vec<(f64, f64, f64)> = (2..=9)
         .map(|k| {
-            let amp = if k <= 5 { rng.gen_range(0.04..0.09) } else { rng.gen_range(0.01..0.03) };
+            let amp = if k <= 5 {
+                rng.gen_range(0.04..0.09)
+            } else {
+                rng.gen_range(0.01..0.03)
+            };
             (k as f64, amp, rng.gen_range(0.0..TAU))
         })
         .collect();
@@ -645,7 +933,11 @@ fn select_cells(lattice: &Lattice, rng: &mut ChaCha8Rng) -> Vec<bool> {
             let p = lattice.cell_centre(cell);
             let (dx, dy) = ((p.x - CENTER.0) / BLOB_A, (p.y - CENTER.1) / BLOB_B);
             let theta = dy.atan2(dx);
-            let r = 1.0 + harmonics.iter().map(|&(k, a, ph)| a * (k * theta + ph).cos()).sum::<f64>();
+            let r = 1.0
+                + harmonics
+                    .iter()
+                    .map(|&(k, a, ph)| a * (k * theta + ph).cos())
+                    .sum::<f64>();
             (dx.hypot(dy) / r, cell)
         })
         .collect();
@@ -699,7 +991,10 @@ fn select_cells(lattice: &Lattice, rng: &mut ChaCha8Rng) -> Vec<bool> {
 /// made 4-connected.
 fn assign_streets(lattice: &Lattice, kept: &[bool], rng: &mut ChaCha8Rng) -> Vec<usize> {
     let cells: Vec<usize> = (0..CX * CY).filter(|&x| kept[x]).collect();
-    let centres: Vec<(f64, f64)> = cells.iter().map(|&x| to_km(lattice.cell_centre(x))).collect();
+    let centres: Vec<(f64, f64)> = cells
+        .iter()
+        .map(|&x| to_km(lattice.cell_centre(x)))
+        .collect();
     let sites: Vec<(f64, f64)> = STREETS
         .iter()
         .map(|s| {
@@ -715,8 +1010,13 @@ fn assign_streets(lattice: &Lattice, kept: &[bool], rng: &mut ChaCha8Rng) -> Vec
             (0..3)
                 .map(|_| {
                     let dir = rng.gen_range(0.0..TAU);
-                    let k = TAU / rng.gen_range(4.0..9.0);
-                    (rng.gen_range(2.0..4.5), k * dir.cos(), k * dir.sin(), rng.gen_range(0.0..TAU))
+                    let k = TAU / rng.gen_range(3.0..7.0);
+                    (
+                        rng.gen_range(5.0..10.0),
+                        k * dir.cos(),
+                        k * dir.sin(),
+                        rng.gen_range(0.0..TAU),
+                    )
                 })
                 .collect()
         })
@@ -727,7 +1027,10 @@ fn assign_streets(lattice: &Lattice, kept: &[bool], rng: &mut ChaCha8Rng) -> Vec
             let mut s = [0.0; 4];
             for (k, v) in s.iter_mut().enumerate() {
                 let (sx, sy) = sites[k];
-                let noise: f64 = waves[k].iter().map(|&(a, kx, ky, ph)| a * (kx * x + ky * y + ph).sin()).sum();
+                let noise: f64 = waves[k]
+                    .iter()
+                    .map(|&(a, kx, ky, ph)| a * (kx * x + ky * y + ph).sin())
+                    .sum();
                 *v = (x - sx).powi(2) + (y - sy).powi(2) + noise;
             }
             s
@@ -747,11 +1050,12 @@ fn assign_streets(lattice: &Lattice, kept: &[bool], rng: &mut ChaCha8Rng) -> Vec
             .collect()
     };
     let mut w = [0.0f64; 4];
-    for _ in 0..60 {
+    for round in 0..200 {
         let a = assign(&w);
+        let step = 120.0 * (1.0 - round as f64 / 250.0);
         for (k, street) in STREETS.iter().enumerate() {
             let share = a.iter().filter(|&&x| x == k).count() as f64 / cells.len() as f64;
-            w[k] += 150.0 * (street.share - share);
+            w[k] += step * (street.share - share);
         }
     }
     let a = assign(&w);
@@ -807,7 +1111,10 @@ fn make_connected(cells: &[usize], label: &mut [usize]) {
                         }
                     }
                 }
-                if let Some(&(to, _)) = counts.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))) {
+                if let Some(&(to, _)) = counts
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                {
                     for &x in comp {
                         label[x] = to;
                     }
@@ -907,9 +1214,10 @@ fn grow_communities(
             let tiny = (0..regions.len()).find(|&r| {
                 !regions[r].is_empty()
                     && regions[r].len() < 3
-                    && regions[r]
-                        .iter()
-                        .any(|&x| neighbours(x).any(|n| label[n] != NONE && label[n] != r && street_of[n] == s))
+                    && regions[r].iter().any(|&x| {
+                        neighbours(x)
+                            .any(|n| label[n] != NONE && label[n] != r && street_of[n] == s)
+                    })
             });
             let Some(r) = tiny else { break };
             let mut target: Option<usize> = None;
@@ -967,9 +1275,17 @@ fn grow_communities(
                     used_names.insert(p);
                     p.to_string()
                 }
-                None => format!("{}第{}", &street.name[..6], cn_num(n + 1)),
+                None => format!(
+                    "{}第{}",
+                    street.name.chars().take(2).collect::<String>(),
+                    cn_num(n + 1)
+                ),
             };
-            let suffix = if rng.gen_bool(street.village_share) { "村" } else { "社区" };
+            let suffix = if rng.gen_bool(street.village_share) {
+                "村"
+            } else {
+                "社区"
+            };
             out.push(Community {
                 street: s,
                 cells,
@@ -1031,7 +1347,10 @@ fn trace(lattice: &Lattice, cells: &[usize], inside: impl Fn(usize) -> bool) -> 
             let (vi, vj) = ((v % NX) as i64, (v / NX) as i64);
             let (di, dj) = DIRS[d];
             for k in 0..S as i64 {
-                coords.push(lattice.p((vi * S as i64 + k * di) as usize, (vj * S as i64 + k * dj) as usize));
+                coords.push(lattice.p(
+                    (vi * S as i64 + k * di) as usize,
+                    (vj * S as i64 + k * dj) as usize,
+                ));
             }
             let w = ((vj + dj) as usize) * NX + (vi + di) as usize;
             let mut next = None;
@@ -1191,8 +1510,12 @@ impl RoadNetwork {
             ns: vec![NO_ROUTE; FX * (FY - 1)],
         };
         let mut names: HashSet<String> = HashSet::new();
-        let ew_kept = |fi: usize, fj: usize| plan.block_kept(fi as i64, fj as i64) || plan.block_kept(fi as i64, fj as i64 - 1);
-        let ns_kept = |fi: usize, fj: usize| plan.block_kept(fi as i64, fj as i64) || plan.block_kept(fi as i64 - 1, fj as i64);
+        let ew_kept = |fi: usize, fj: usize| {
+            plan.block_kept(fi as i64, fj as i64) || plan.block_kept(fi as i64, fj as i64 - 1)
+        };
+        let ns_kept = |fi: usize, fj: usize| {
+            plan.block_kept(fi as i64, fj as i64) || plan.block_kept(fi as i64 - 1, fj as i64)
+        };
 
         // Arterials along coarse lattice lines.
         let mut taken: Vec<(bool, usize, usize, usize)> = Vec::new();
@@ -1201,13 +1524,19 @@ impl RoadNetwork {
             let from = (def.from * along as f64).floor() as usize;
             let to = ((def.to * along as f64).ceil() as usize).min(along);
             let nominal = (def.pos * lines as f64).round() as i64 + rng.gen_range(-1..=1);
-            let line = [0i64, 1, -1, 2, -2, 3, -3].iter().map(|o| nominal + o).find(|&l| {
-                l >= 2
-                    && l <= lines as i64 - 2
-                    && !taken.iter().any(|&(ew, tl, tf, tt)| {
-                        ew == def.east_west && (tl as i64 - l).abs() <= 1 && tf < to && from < tt
-                    })
-            });
+            let line = [0i64, 1, -1, 2, -2, 3, -3]
+                .iter()
+                .map(|o| nominal + o)
+                .find(|&l| {
+                    l >= 2
+                        && l <= lines as i64 - 2
+                        && !taken.iter().any(|&(ew, tl, tf, tt)| {
+                            ew == def.east_west
+                                && (tl as i64 - l).abs() <= 1
+                                && tf < to
+                                && from < tt
+                        })
+                });
             let Some(line) = line else { continue };
             let line = line as usize;
             taken.push((def.east_west, line, from, to));
@@ -1226,13 +1555,25 @@ impl RoadNetwork {
 
         // Tertiary roads on the other cell edges, named in runs of 2–5 cells.
         for east_west in [true, false] {
-            let (lines, along) = if east_west { (CY + 1, CX) } else { (CX + 1, CY) };
+            let (lines, along) = if east_west {
+                (CY + 1, CX)
+            } else {
+                (CX + 1, CY)
+            };
             for line in 0..lines {
                 let mut current = NO_ROUTE;
                 let mut left = 0usize;
                 for k in 0..along {
-                    let (fi, fj) = if east_west { (k * S, line * S) } else { (line * S, k * S) };
-                    let kept = if east_west { ew_kept(fi, fj) } else { ns_kept(fi, fj) };
+                    let (fi, fj) = if east_west {
+                        (k * S, line * S)
+                    } else {
+                        (line * S, k * S)
+                    };
+                    let kept = if east_west {
+                        ew_kept(fi, fj)
+                    } else {
+                        ns_kept(fi, fj)
+                    };
                     let free = kept
                         && if east_west {
                             net.ew[fj * (FX - 1) + fi] == NO_ROUTE
@@ -1244,7 +1585,11 @@ impl RoadNetwork {
                         continue;
                     }
                     if current == NO_ROUTE || left == 0 {
-                        let suffixes = if east_west { ROAD_SUFFIX_EW } else { ROAD_SUFFIX_NS };
+                        let suffixes = if east_west {
+                            ROAD_SUFFIX_EW
+                        } else {
+                            ROAD_SUFFIX_NS
+                        };
                         let name = unique_name(rng, &mut names, ROAD_WORDS, suffixes);
                         current = net.add_route(name, RoadClass::Tertiary, rng);
                         left = rng.gen_range(2..=5);
@@ -1272,7 +1617,11 @@ impl RoadNetwork {
                 cols.extend((1..S).map(|a| ci * S + a));
             }
             for (n, &fj) in rows.iter().enumerate() {
-                let route = net.add_route(format!("{}{}街", comm.prefix, cn_num(n + 1)), RoadClass::Residential, rng);
+                let route = net.add_route(
+                    format!("{}{}街", comm.prefix, cn_num(n + 1)),
+                    RoadClass::Residential,
+                    rng,
+                );
                 for &cell in &comm.cells {
                     let (ci, cj) = (cell % CX, cell / CX);
                     if fj / S == cj {
@@ -1283,7 +1632,11 @@ impl RoadNetwork {
                 }
             }
             for (n, &fi) in cols.iter().enumerate() {
-                let route = net.add_route(format!("{}{}巷", comm.prefix, cn_num(n + 1)), RoadClass::Residential, rng);
+                let route = net.add_route(
+                    format!("{}{}巷", comm.prefix, cn_num(n + 1)),
+                    RoadClass::Residential,
+                    rng,
+                );
                 for &cell in &comm.cells {
                     let (ci, cj) = (cell % CX, cell / CX);
                     if fi / S == ci {
@@ -1371,18 +1724,36 @@ fn unique_name(
 }
 
 fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// One road asset per block edge, its pipelines a few metres into the blocks beside it.
-fn make_roads_and_pipelines(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> (Vec<Asset>, Vec<Asset>) {
+fn make_roads_and_pipelines(
+    plan: &Plan,
+    net: &RoadNetwork,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Asset>, Vec<Asset>) {
     let lat = &plan.lattice;
     let mut roads = Vec::new();
     let mut pipes = Vec::new();
     // Each side: (block on that side, across-vertex at a, across-vertex at b, block before,
     // block after), blocks as signed (fi, fj).
-    type Side = ((i64, i64), (usize, usize), (usize, usize), (i64, i64), (i64, i64));
-    let mut emit = |route: &Route, a: (usize, usize), b: (usize, usize), left: Option<Side>, right: Option<Side>, rng: &mut ChaCha8Rng| {
+    type Side = (
+        (i64, i64),
+        (usize, usize),
+        (usize, usize),
+        (i64, i64),
+        (i64, i64),
+    );
+    let mut emit = |route: &Route,
+                    a: (usize, usize),
+                    b: (usize, usize),
+                    left: Option<Side>,
+                    right: Option<Side>,
+                    rng: &mut ChaCha8Rng| {
         let pa = lat.p(a.0, a.1);
         let pb = lat.p(b.0, b.1);
         roads.push(Asset {
@@ -1398,16 +1769,30 @@ fn make_roads_and_pipelines(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng
         let (left, right) = (keep(&left), keep(&right));
         for &(kind, depth, diameter) in &route.pipes {
             let (want_left, delta) = kind.placement();
-            let side = if want_left { left.or(right) } else { right.or(left) };
-            let Some((_, across_a, across_b, before, after)) = side else { continue };
+            let side = if want_left {
+                left.or(right)
+            } else {
+                right.or(left)
+            };
+            let Some((_, across_a, across_b, before, after)) = side else {
+                continue;
+            };
             let delta = delta * route.class.width_factor();
             let qa = lerp(pa, lat.p(across_a.0, across_a.1), delta);
             let qb = lerp(pb, lat.p(across_b.0, across_b.1), delta);
             // Pull an end in where the road meets the district boundary, so the pipe stays
             // strictly inside.
             let tau = 0.06;
-            let start = if plan.block_kept(before.0, before.1) { qa } else { lerp(qa, qb, tau) };
-            let end = if plan.block_kept(after.0, after.1) { qb } else { lerp(qb, qa, tau) };
+            let start = if plan.block_kept(before.0, before.1) {
+                qa
+            } else {
+                lerp(qa, qb, tau)
+            };
+            let end = if plan.block_kept(after.0, after.1) {
+                qb
+            } else {
+                lerp(qb, qa, tau)
+            };
             let (lo, hi) = kind.depth_range();
             let depth = round1((depth + rng.gen_range(-0.15..0.15)).clamp(lo, hi));
             pipes.push(Asset {
@@ -1423,19 +1808,51 @@ fn make_roads_and_pipelines(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng
     };
     for fj in 0..FY {
         for fi in 0..FX - 1 {
-            let Some(route) = net.routes.get(net.ew[fj * (FX - 1) + fi] as usize) else { continue };
+            let Some(route) = net.routes.get(net.ew[fj * (FX - 1) + fi] as usize) else {
+                continue;
+            };
             let (i, j) = (fi as i64, fj as i64);
-            let left = (fj + 1 < FY).then_some(((i, j), (fi, fj + 1), (fi + 1, fj + 1), (i - 1, j), (i + 1, j)));
-            let right = (fj > 0).then(|| ((i, j - 1), (fi, fj - 1), (fi + 1, fj - 1), (i - 1, j - 1), (i + 1, j - 1)));
+            let left = (fj + 1 < FY).then_some((
+                (i, j),
+                (fi, fj + 1),
+                (fi + 1, fj + 1),
+                (i - 1, j),
+                (i + 1, j),
+            ));
+            let right = (fj > 0).then(|| {
+                (
+                    (i, j - 1),
+                    (fi, fj - 1),
+                    (fi + 1, fj - 1),
+                    (i - 1, j - 1),
+                    (i + 1, j - 1),
+                )
+            });
             emit(route, (fi, fj), (fi + 1, fj), left, right, rng);
         }
     }
     for fi in 0..FX {
         for fj in 0..FY - 1 {
-            let Some(route) = net.routes.get(net.ns[fj * FX + fi] as usize) else { continue };
+            let Some(route) = net.routes.get(net.ns[fj * FX + fi] as usize) else {
+                continue;
+            };
             let (i, j) = (fi as i64, fj as i64);
-            let left = (fi > 0).then(|| ((i - 1, j), (fi - 1, fj), (fi - 1, fj + 1), (i - 1, j - 1), (i - 1, j + 1)));
-            let right = (fi + 1 < FX).then_some(((i, j), (fi + 1, fj), (fi + 1, fj + 1), (i, j - 1), (i, j + 1)));
+            let left = (fi > 0).then(|| {
+                (
+                    (i - 1, j),
+                    (fi - 1, fj),
+                    (fi - 1, fj + 1),
+                    (i - 1, j - 1),
+                    (i - 1, j + 1),
+                )
+            });
+            let right = (fi + 1 < FX).then_some((
+                (i, j),
+                (fi + 1, fj),
+                (fi + 1, fj + 1),
+                (i, j - 1),
+                (i, j + 1),
+            ));
             emit(route, (fi, fj), (fi, fj + 1), left, right, rng);
         }
     }
@@ -1467,9 +1884,13 @@ fn make_buildings(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<A
                     _ => (3, 3, 0.95, (0.55, 0.85)),
                 },
                 1 | 5 => (3, 3, 0.93, (0.6, 0.9)),
-                2 => *[(3, 2, 0.95, (0.65, 0.9)), (3, 3, 0.9, (0.65, 0.9)), (2, 3, 0.95, (0.65, 0.9))]
-                    .choose(rng)
-                    .unwrap_or(&(3, 2, 0.95, (0.65, 0.9))),
+                2 => *[
+                    (3, 2, 0.95, (0.65, 0.9)),
+                    (3, 3, 0.9, (0.65, 0.9)),
+                    (2, 3, 0.95, (0.65, 0.9)),
+                ]
+                .choose(rng)
+                .unwrap_or(&(3, 2, 0.95, (0.65, 0.9))),
                 3 => (3, 2, 0.9, (0.55, 0.85)),
                 _ => (2, 3, 0.9, (0.55, 0.8)),
             };
@@ -1477,15 +1898,22 @@ fn make_buildings(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<A
             let q = plan.lattice.block(fi, fj);
             let road_idx = net.ew[fj * (FX - 1) + fi];
             let road = net.ew_route(fi, fj).map_or("", |r| r.name.as_str());
-            let (sw, sh) = ((1.0 - 2.0 * MARGIN) / nx as f64, (1.0 - 2.0 * MARGIN) / ny as f64);
+            let (sw, sh) = (
+                (1.0 - 2.0 * MARGIN) / nx as f64,
+                (1.0 - 2.0 * MARGIN) / ny as f64,
+            );
             for sy in 0..ny {
                 for sx in 0..nx {
                     if !rng.gen_bool(keep) {
                         continue;
                     }
                     let (fw, fh) = (rng.gen_range(size.0..size.1), rng.gen_range(size.0..size.1));
-                    let cu = MARGIN + (sx as f64 + 0.5) * sw + rng.gen_range(-0.4..0.4) * (1.0 - fw) * sw;
-                    let cv = MARGIN + (sy as f64 + 0.5) * sh + rng.gen_range(-0.4..0.4) * (1.0 - fh) * sh;
+                    let cu = MARGIN
+                        + (sx as f64 + 0.5) * sw
+                        + rng.gen_range(-0.4..0.4) * (1.0 - fw) * sw;
+                    let cv = MARGIN
+                        + (sy as f64 + 0.5) * sh
+                        + rng.gen_range(-0.4..0.4) * (1.0 - fh) * sh;
                     let (hu, hv) = (fw * sw / 2.0, fh * sh / 2.0);
                     let ring = vec![
                         bilinear(&q, cu - hu, cv - hv),
@@ -1497,11 +1925,15 @@ fn make_buildings(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<A
                     let kind = if rng.gen_bool(0.85) {
                         BUILDING_KINDS[block_kind]
                     } else {
-                        *["residential", "commercial", "mixed"].choose(rng).unwrap_or(&"residential")
+                        *["residential", "commercial", "mixed"]
+                            .choose(rng)
+                            .unwrap_or(&"residential")
                     };
                     let floors: i64 = match kind {
                         "residential" if urban_village => rng.gen_range(3..=8),
-                        "residential" => rng.gen_range(if street.village_share < 0.3 { 7 } else { 4 }..=33),
+                        "residential" => {
+                            rng.gen_range(if street.village_share < 0.3 { 7 } else { 4 }..=33)
+                        }
                         "commercial" => rng.gen_range(2..=36),
                         "industrial" => rng.gen_range(1..=6),
                         "public" => rng.gen_range(2..=10),
@@ -1546,20 +1978,104 @@ struct Landmark {
 }
 
 const LANDMARKS: &[Landmark] = &[
-    Landmark { name: "祖庙", kind: "scenic", owner: "culture", at: (113.1077, 23.0341), street: Some(2) },
-    Landmark { name: "岭南天地", kind: "scenic", owner: "culture", at: (113.1108, 23.0352), street: Some(2) },
-    Landmark { name: "梁园", kind: "scenic", owner: "culture", at: (113.1017, 23.0382), street: Some(2) },
-    Landmark { name: "中山公园", kind: "park", owner: "landscaping", at: (113.1135, 23.0438), street: Some(2) },
-    Landmark { name: "佛山站", kind: "transport_hub", owner: "transport", at: (113.1137, 23.0468), street: Some(2) },
-    Landmark { name: "佛山市第一人民医院", kind: "hospital", owner: "health", at: (113.1155, 23.0300), street: Some(2) },
-    Landmark { name: "季华园", kind: "park", owner: "landscaping", at: (113.1085, 23.0150), street: None },
-    Landmark { name: "南风古灶", kind: "scenic", owner: "culture", at: (113.0905, 23.0025), street: Some(0) },
-    Landmark { name: "石湾公园", kind: "park", owner: "landscaping", at: (113.1035, 23.0070), street: Some(0) },
-    Landmark { name: "佛山科学技术学院", kind: "school", owner: "education", at: (113.1190, 23.0010), street: Some(0) },
-    Landmark { name: "王借岗森林公园", kind: "park", owner: "landscaping", at: (113.0580, 23.0400), street: Some(1) },
-    Landmark { name: "绿岛湖", kind: "park", owner: "landscaping", at: (113.0330, 23.0280), street: Some(3) },
-    Landmark { name: "华夏陶瓷博览城", kind: "market", owner: "market", at: (113.0250, 22.9850), street: Some(3) },
-    Landmark { name: "禅城区人民医院", kind: "hospital", owner: "health", at: (113.0980, 23.0220), street: None },
+    Landmark {
+        name: "祖庙",
+        kind: "scenic",
+        owner: "culture",
+        at: (113.1077, 23.0341),
+        street: Some(2),
+    },
+    Landmark {
+        name: "岭南天地",
+        kind: "scenic",
+        owner: "culture",
+        at: (113.1108, 23.0352),
+        street: Some(2),
+    },
+    Landmark {
+        name: "梁园",
+        kind: "scenic",
+        owner: "culture",
+        at: (113.1017, 23.0382),
+        street: Some(2),
+    },
+    Landmark {
+        name: "中山公园",
+        kind: "park",
+        owner: "landscaping",
+        at: (113.1135, 23.0438),
+        street: Some(2),
+    },
+    Landmark {
+        name: "佛山站",
+        kind: "transport_hub",
+        owner: "transport",
+        at: (113.1137, 23.0468),
+        street: Some(2),
+    },
+    Landmark {
+        name: "佛山市第一人民医院",
+        kind: "hospital",
+        owner: "health",
+        at: (113.1155, 23.0300),
+        street: Some(2),
+    },
+    Landmark {
+        name: "季华园",
+        kind: "park",
+        owner: "landscaping",
+        at: (113.1085, 23.0150),
+        street: None,
+    },
+    Landmark {
+        name: "南风古灶",
+        kind: "scenic",
+        owner: "culture",
+        at: (113.0905, 23.0025),
+        street: Some(0),
+    },
+    Landmark {
+        name: "石湾公园",
+        kind: "park",
+        owner: "landscaping",
+        at: (113.1035, 23.0070),
+        street: Some(0),
+    },
+    Landmark {
+        name: "佛山科学技术学院",
+        kind: "school",
+        owner: "education",
+        at: (113.1190, 23.0010),
+        street: Some(0),
+    },
+    Landmark {
+        name: "王借岗森林公园",
+        kind: "park",
+        owner: "landscaping",
+        at: (113.0580, 23.0400),
+        street: Some(1),
+    },
+    Landmark {
+        name: "绿岛湖",
+        kind: "park",
+        owner: "landscaping",
+        at: (113.0330, 23.0280),
+        street: Some(3),
+    },
+    Landmark {
+        name: "华夏陶瓷博览城",
+        kind: "market",
+        owner: "market",
+        at: (113.0250, 22.9850),
+        street: Some(3),
+    },
+    Landmark {
+        name: "禅城区人民医院",
+        kind: "hospital",
+        owner: "health",
+        at: (113.0980, 23.0220),
+        street: None,
+    },
 ];
 
 fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset> {
@@ -1572,7 +2088,12 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
             net.ew_route(fi, fj).map_or("", |r| r.name.as_str())
         )
     };
-    let push = |out: &mut Vec<Asset>, name: String, kind: &str, owner: &str, p: Coord<f64>, addr: String| {
+    let push = |out: &mut Vec<Asset>,
+                name: String,
+                kind: &str,
+                owner: &str,
+                p: Coord<f64>,
+                addr: String| {
         out.push(Asset {
             layer: AssetLayer::Pois,
             id: format!("POI-{:04}", out.len() + 1),
@@ -1586,7 +2107,10 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
 
     for lm in LANDMARKS {
         let p = c(lm.at.0, lm.at.1);
-        let street_ok = |fi: usize, fj: usize| lm.street.is_none_or(|s| plan.street_of[Plan::cell_of_block(fi, fj)] == s);
+        let street_ok = |fi: usize, fj: usize| {
+            lm.street
+                .is_none_or(|s| plan.street_of[Plan::cell_of_block(fi, fj)] == s)
+        };
         let exact = lat
             .locate_block(p)
             .filter(|&(fi, fj)| plan.block_kept(fi as i64, fj as i64) && street_ok(fi, fj));
@@ -1611,14 +2135,28 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
                 (centre, b)
             }
         };
-        push(&mut out, lm.name.to_string(), lm.kind, lm.owner, pos, address(block.0, block.1));
+        push(
+            &mut out,
+            lm.name.to_string(),
+            lm.kind,
+            lm.owner,
+            pos,
+            address(block.0, block.1),
+        );
     }
 
     // A random spot in a random block of the given cells.
     let spot = |cells: &[usize], rng: &mut ChaCha8Rng| {
         let cell = cells[rng.gen_range(0..cells.len())];
-        let (fi, fj) = ((cell % CX) * S + rng.gen_range(0..S), (cell / CX) * S + rng.gen_range(0..S));
-        let p = bilinear(&lat.block(fi, fj), rng.gen_range(0.25..0.75), rng.gen_range(0.25..0.75));
+        let (fi, fj) = (
+            (cell % CX) * S + rng.gen_range(0..S),
+            (cell / CX) * S + rng.gen_range(0..S),
+        );
+        let p = bilinear(
+            &lat.block(fi, fj),
+            rng.gen_range(0.25..0.75),
+            rng.gen_range(0.25..0.75),
+        );
         (p, address(fi, fj))
     };
 
@@ -1628,15 +2166,43 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
         if cells.is_empty() {
             continue;
         }
-        let short = street.name.trim_end_matches("街道").trim_end_matches('镇').trim_end_matches("镇街道");
+        let short = street.name.trim_end_matches("街道").trim_end_matches('镇');
         let (p, a) = spot(&cells, rng);
-        push(&mut out, format!("{}社区卫生服务中心", street.name), "hospital", "health", p, a);
+        push(
+            &mut out,
+            format!("{}社区卫生服务中心", street.name),
+            "hospital",
+            "health",
+            p,
+            a,
+        );
         let (p, a) = spot(&cells, rng);
-        push(&mut out, format!("{short}中学"), "school", "education", p, a);
+        push(
+            &mut out,
+            format!("{short}中学"),
+            "school",
+            "education",
+            p,
+            a,
+        );
         let (p, a) = spot(&cells, rng);
-        push(&mut out, format!("{short}消防救援站"), "fire_station", "fire", p, a);
+        push(
+            &mut out,
+            format!("{short}消防救援站"),
+            "fire_station",
+            "fire",
+            p,
+            a,
+        );
         let (p, a) = spot(&cells, rng);
-        push(&mut out, format!("{short}人民医院"), "hospital", "health", p, a);
+        push(
+            &mut out,
+            format!("{short}人民医院"),
+            "hospital",
+            "health",
+            p,
+            a,
+        );
     }
 
     // Per community: markets, schools, kindergartens, parks, clinics.
@@ -1651,7 +2217,14 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
         for (prob, suffix, kind, owner) in extras {
             if rng.gen_bool(prob) {
                 let (p, a) = spot(&comm.cells, rng);
-                push(&mut out, format!("{}{}", comm.prefix, suffix), kind, owner, p, a);
+                push(
+                    &mut out,
+                    format!("{}{}", comm.prefix, suffix),
+                    kind,
+                    owner,
+                    p,
+                    a,
+                );
             }
         }
     }
@@ -1667,7 +2240,10 @@ fn make_pois(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset>
 mod tests {
     use super::*;
     use geo::coordinate_position::CoordPos;
-    use geo::{Area, BooleanOps, BoundingRect, CoordinatePosition, CoordsIter, InteriorPoint, PreparedGeometry, Relate, Validation};
+    use geo::{
+        Area, BooleanOps, BoundingRect, CoordinatePosition, CoordsIter, InteriorPoint,
+        PreparedGeometry, Relate, Validation,
+    };
     use std::collections::BTreeMap;
     use std::hash::{DefaultHasher, Hash, Hasher};
     use std::sync::OnceLock;
@@ -1691,7 +2267,9 @@ mod tests {
         }
         for a in &d.assets {
             (&a.id, &a.name, &a.kind, &a.owner, a.layer).hash(&mut h);
-            serde_json::Value::Object(a.props.clone()).to_string().hash(&mut h);
+            serde_json::Value::Object(a.props.clone())
+                .to_string()
+                .hash(&mut h);
             for p in a.geometry.coords_iter() {
                 (p.x.to_bits(), p.y.to_bits()).hash(&mut h);
             }
@@ -1713,14 +2291,23 @@ mod tests {
         let c = generate(8);
         assert_ne!(fingerprint(&a), fingerprint(&c));
         assert!(a.jurisdictions != c.jurisdictions);
-        let geoms = |d: &District| d.jurisdictions.iter().map(|j| j.geometry.clone()).collect::<Vec<_>>();
+        let geoms = |d: &District| {
+            d.jurisdictions
+                .iter()
+                .map(|j| j.geometry.clone())
+                .collect::<Vec<_>>()
+        };
         assert_ne!(geoms(&a), geoms(&c));
     }
 
     #[test]
     fn codes_names_and_hierarchy_are_well_formed() {
         let d = seed1();
-        let by_code: HashMap<&str, &Jurisdiction> = d.jurisdictions.iter().map(|j| (j.code.as_str(), j)).collect();
+        let by_code: HashMap<&str, &Jurisdiction> = d
+            .jurisdictions
+            .iter()
+            .map(|j| (j.code.as_str(), j))
+            .collect();
         assert_eq!(by_code.len(), d.jurisdictions.len(), "codes are unique");
         let names: HashSet<&str> = d.jurisdictions.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names.len(), d.jurisdictions.len(), "names are unique");
@@ -1738,19 +2325,30 @@ mod tests {
             match (&j.parent, j.level) {
                 (None, Level::District) => {}
                 (Some(p), level) if level != Level::District => {
-                    let parent = by_code.get(p.as_str()).unwrap_or_else(|| panic!("{} has no parent {p}", j.code));
+                    let parent = by_code
+                        .get(p.as_str())
+                        .unwrap_or_else(|| panic!("{} has no parent {p}", j.code));
                     assert!(j.code.starts_with(p.as_str()));
                     assert_eq!(parent.code.len() + 3, j.code.len());
-                    let expected_parent_level = Level::ALL[Level::ALL.iter().position(|&l| l == level).unwrap() - 1];
+                    let expected_parent_level =
+                        Level::ALL[Level::ALL.iter().position(|&l| l == level).unwrap() - 1];
                     assert_eq!(parent.level, expected_parent_level);
                 }
                 _ => panic!("{} has a bad parent", j.code),
             }
             match j.level {
-                Level::Community => assert!(j.name.ends_with("社区") || j.name.ends_with('村'), "{}", j.name),
+                Level::Community => assert!(
+                    j.name.ends_with("社区") || j.name.ends_with('村'),
+                    "{}",
+                    j.name
+                ),
                 Level::Grid => {
                     let parent = &by_code[j.parent.as_deref().unwrap()];
-                    assert!(j.name.starts_with(&parent.name) && j.name.ends_with("网格"), "{}", j.name);
+                    assert!(
+                        j.name.starts_with(&parent.name) && j.name.ends_with("网格"),
+                        "{}",
+                        j.name
+                    );
                 }
                 _ => {}
             }
@@ -1775,11 +2373,18 @@ mod tests {
         );
         let communities = d.jurisdictions_at(Level::Community).count();
         let grids = d.jurisdictions_at(Level::Grid).count();
-        assert!((80..=120).contains(&communities), "{communities} communities");
+        assert!(
+            (80..=120).contains(&communities),
+            "{communities} communities"
+        );
         assert!((540..=660).contains(&grids), "{grids} grids");
 
         // Sorted: district, streets, communities, grids, each by code.
-        let keys: Vec<(Level, &str)> = d.jurisdictions.iter().map(|j| (j.level, j.code.as_str())).collect();
+        let keys: Vec<(Level, &str)> = d
+            .jurisdictions
+            .iter()
+            .map(|j| (j.level, j.code.as_str()))
+            .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
@@ -1787,28 +2392,49 @@ mod tests {
         // Every street has several communities and every community has grids.
         for j in &d.jurisdictions {
             if j.level != Level::Grid {
-                assert!(d.jurisdictions.iter().any(|c| c.parent.as_deref() == Some(j.code.as_str())), "{} has no children", j.code);
+                assert!(
+                    d.jurisdictions
+                        .iter()
+                        .any(|c| c.parent.as_deref() == Some(j.code.as_str())),
+                    "{} has no children",
+                    j.code
+                );
             }
         }
 
         assert!(d.departments.len() >= 10);
         for dep in &d.departments {
-            assert!(dep.contact.starts_with("0757-8") && dep.contact.len() == 13, "{}", dep.contact);
+            assert!(
+                dep.contact.starts_with("0757-8") && dep.contact.len() == 13,
+                "{}",
+                dep.contact
+            );
         }
     }
 
     #[test]
     fn levels_tile_their_parents() {
         let d = seed1();
-        let by_code: HashMap<&str, &Jurisdiction> = d.jurisdictions.iter().map(|j| (j.code.as_str(), j)).collect();
+        let by_code: HashMap<&str, &Jurisdiction> = d
+            .jurisdictions
+            .iter()
+            .map(|j| (j.code.as_str(), j))
+            .collect();
         for j in &d.jurisdictions {
-            assert!(j.geometry.is_valid(), "{} is not a valid multipolygon", j.code);
+            assert!(
+                j.geometry.is_valid(),
+                "{} is not a valid multipolygon",
+                j.code
+            );
             assert!(j.geometry.unsigned_area() > 0.0);
         }
         for level in [Level::Street, Level::Community, Level::Grid] {
             let mut groups: BTreeMap<&str, Vec<&Jurisdiction>> = BTreeMap::new();
             for j in d.jurisdictions_at(level) {
-                groups.entry(j.parent.as_deref().unwrap()).or_default().push(j);
+                groups
+                    .entry(j.parent.as_deref().unwrap())
+                    .or_default()
+                    .push(j);
             }
             for (parent_code, children) in &groups {
                 let parent = &by_code[parent_code];
@@ -1820,20 +2446,37 @@ mod tests {
                 );
                 for child in children {
                     for p in child.geometry.coords_iter() {
-                        assert_ne!(parent.geometry.coordinate_position(&p), CoordPos::Outside, "{} pokes out of {parent_code}", child.code);
+                        assert_ne!(
+                            parent.geometry.coordinate_position(&p),
+                            CoordPos::Outside,
+                            "{} pokes out of {parent_code}",
+                            child.code
+                        );
                     }
                     let inner = child.geometry.interior_point().unwrap();
-                    assert_eq!(parent.geometry.coordinate_position(&inner.0), CoordPos::Inside);
+                    assert_eq!(
+                        parent.geometry.coordinate_position(&inner.0),
+                        CoordPos::Inside
+                    );
                 }
                 for (k, a) in children.iter().enumerate() {
                     let ra = a.geometry.bounding_rect().unwrap();
                     for b in &children[k + 1..] {
                         let rb = b.geometry.bounding_rect().unwrap();
-                        if ra.max().x < rb.min().x || rb.max().x < ra.min().x || ra.max().y < rb.min().y || rb.max().y < ra.min().y {
+                        if ra.max().x < rb.min().x
+                            || rb.max().x < ra.min().x
+                            || ra.max().y < rb.min().y
+                            || rb.max().y < ra.min().y
+                        {
                             continue;
                         }
                         let overlap = a.geometry.intersection(&b.geometry).unsigned_area();
-                        assert!(overlap < 1e-9 * a.geometry.unsigned_area(), "{} overlaps {} by {overlap}", a.code, b.code);
+                        assert!(
+                            overlap < 1e-9 * a.geometry.unsigned_area(),
+                            "{} overlaps {} by {overlap}",
+                            a.code,
+                            b.code
+                        );
                     }
                 }
             }
@@ -1843,8 +2486,11 @@ mod tests {
     #[test]
     fn every_sampled_point_is_in_exactly_one_jurisdiction_per_level() {
         let d = seed1();
-        let boxes: Vec<(&Jurisdiction, geo::Rect<f64>)> =
-            d.jurisdictions.iter().map(|j| (j, j.geometry.bounding_rect().unwrap())).collect();
+        let boxes: Vec<(&Jurisdiction, geo::Rect<f64>)> = d
+            .jurisdictions
+            .iter()
+            .map(|j| (j, j.geometry.bounding_rect().unwrap()))
+            .collect();
         for b in d.assets_in(AssetLayer::Buildings).step_by(97) {
             let p = b.geometry.interior_point().unwrap().0;
             let mut hits: BTreeMap<Level, Vec<&str>> = BTreeMap::new();
@@ -1871,10 +2517,26 @@ mod tests {
     fn assets_are_plentiful_unique_owned_and_inside() {
         let d = seed1();
         let count = |l| d.assets_in(l).count();
-        assert!(count(AssetLayer::Buildings) >= 100_000, "{} buildings", count(AssetLayer::Buildings));
-        assert!(count(AssetLayer::Roads) >= 20_000, "{} roads", count(AssetLayer::Roads));
-        assert!(count(AssetLayer::Pipelines) >= 40_000, "{} pipelines", count(AssetLayer::Pipelines));
-        assert!((100..=1000).contains(&count(AssetLayer::Pois)), "{} pois", count(AssetLayer::Pois));
+        assert!(
+            count(AssetLayer::Buildings) >= 100_000,
+            "{} buildings",
+            count(AssetLayer::Buildings)
+        );
+        assert!(
+            count(AssetLayer::Roads) >= 20_000,
+            "{} roads",
+            count(AssetLayer::Roads)
+        );
+        assert!(
+            count(AssetLayer::Pipelines) >= 40_000,
+            "{} pipelines",
+            count(AssetLayer::Pipelines)
+        );
+        assert!(
+            (100..=1000).contains(&count(AssetLayer::Pois)),
+            "{} pois",
+            count(AssetLayer::Pois)
+        );
 
         let owners: HashSet<&str> = d.departments.iter().map(|x| x.code.as_str()).collect();
         for layer in AssetLayer::ALL {
@@ -1882,7 +2544,12 @@ mod tests {
             assert_eq!(ids.len(), count(layer), "{layer:?} ids are unique");
         }
         for a in &d.assets {
-            assert!(owners.contains(a.owner.as_str()), "{} owned by unknown {}", a.id, a.owner);
+            assert!(
+                owners.contains(a.owner.as_str()),
+                "{} owned by unknown {}",
+                a.id,
+                a.owner
+            );
             assert!(!a.name.is_empty() && !a.kind.is_empty());
             match a.layer {
                 AssetLayer::Buildings => {
@@ -1892,13 +2559,19 @@ mod tests {
                     assert!(a.props["address"].as_str().unwrap().ends_with('号'));
                 }
                 AssetLayer::Roads => {
-                    assert!(a.id.starts_with("R-") && matches!(a.geometry, Geometry::LineString(_)));
-                    assert!(["trunk", "primary", "secondary", "tertiary", "residential"].contains(&a.kind.as_str()));
+                    assert!(
+                        a.id.starts_with("R-") && matches!(a.geometry, Geometry::LineString(_))
+                    );
+                    assert!(["trunk", "primary", "secondary", "tertiary", "residential"]
+                        .contains(&a.kind.as_str()));
                     assert!(a.props["lanes"].as_i64().unwrap() >= 1);
                 }
                 AssetLayer::Pipelines => {
-                    assert!(a.id.starts_with("P-") && matches!(a.geometry, Geometry::LineString(_)));
-                    assert!(["water_supply", "drainage", "gas", "power", "telecom"].contains(&a.kind.as_str()));
+                    assert!(
+                        a.id.starts_with("P-") && matches!(a.geometry, Geometry::LineString(_))
+                    );
+                    assert!(["water_supply", "drainage", "gas", "power", "telecom"]
+                        .contains(&a.kind.as_str()));
                     let depth = a.props["depth_m"].as_f64().unwrap();
                     assert!((0.5..=4.0).contains(&depth));
                     assert!(a.props["diameter_mm"].as_i64().unwrap() > 0);
@@ -1908,12 +2581,18 @@ mod tests {
                 }
             }
         }
-        let pois: Vec<&str> = d.assets_in(AssetLayer::Pois).map(|a| a.name.as_str()).collect();
+        let pois: Vec<&str> = d
+            .assets_in(AssetLayer::Pois)
+            .map(|a| a.name.as_str())
+            .collect();
         for landmark in ["祖庙", "岭南天地", "南风古灶", "石湾公园", "中山公园"] {
             assert!(pois.contains(&landmark), "{landmark} is missing");
         }
         // 祖庙 is inside the district, so it sits where it really is.
-        let zumiao = d.assets_in(AssetLayer::Pois).find(|a| a.name == "祖庙").unwrap();
+        let zumiao = d
+            .assets_in(AssetLayer::Pois)
+            .find(|a| a.name == "祖庙")
+            .unwrap();
         if let Geometry::Point(p) = &zumiao.geometry {
             assert!((p.x() - 113.1077).abs() < 0.01 && (p.y() - 23.0341).abs() < 0.01);
         }
@@ -1924,27 +2603,97 @@ mod tests {
         for layer in AssetLayer::ALL {
             let step = if layer == AssetLayer::Pois { 1 } else { 50 };
             for a in d.assets_in(layer).step_by(step) {
-                assert!(prepared.relate(&a.geometry).is_covers(), "{} is outside the district", a.id);
+                assert!(
+                    prepared.relate(&a.geometry).is_covers(),
+                    "{} is outside the district",
+                    a.id
+                );
             }
         }
         // Buildings are strictly inside their grid (never on a boundary).
-        let grids: Vec<(&Jurisdiction, geo::Rect<f64>)> =
-            d.jurisdictions_at(Level::Grid).map(|j| (j, j.geometry.bounding_rect().unwrap())).collect();
+        let grids: Vec<(&Jurisdiction, geo::Rect<f64>)> = d
+            .jurisdictions_at(Level::Grid)
+            .map(|j| (j, j.geometry.bounding_rect().unwrap()))
+            .collect();
         for b in d.assets_in(AssetLayer::Buildings).step_by(211) {
             let p = b.geometry.interior_point().unwrap().0;
             let (g, _) = grids
                 .iter()
-                .find(|(g, r)| p.x >= r.min().x && p.x <= r.max().x && p.y >= r.min().y && p.y <= r.max().y && g.geometry.coordinate_position(&p) == CoordPos::Inside)
+                .find(|(g, r)| {
+                    p.x >= r.min().x
+                        && p.x <= r.max().x
+                        && p.y >= r.min().y
+                        && p.y <= r.max().y
+                        && g.geometry.coordinate_position(&p) == CoordPos::Inside
+                })
                 .unwrap();
-            assert!(PreparedGeometry::from(&g.geometry).relate(&b.geometry).is_contains(), "{} crosses {}", b.id, g.code);
+            assert!(
+                PreparedGeometry::from(&g.geometry)
+                    .relate(&b.geometry)
+                    .is_contains(),
+                "{} crosses {}",
+                b.id,
+                g.code
+            );
         }
+    }
+
+    #[test]
+    fn tracing_handles_holes_and_diagonal_pinches() {
+        let lattice = Lattice::new(&mut ChaCha8Rng::seed_from_u64(3));
+        let at = |i: usize, j: usize| j * CX + i;
+        let cell_area = |cells: &[usize]| -> f64 {
+            cells
+                .iter()
+                .map(|&x| {
+                    let q = lattice.cell(x);
+                    signed_area2(&[q[0], q[1], q[2], q[3], q[0]]) / 2.0
+                })
+                .sum()
+        };
+        // A ring of 8 cells around an empty one: one shell, one hole.
+        let ring: Vec<usize> = (4..7)
+            .flat_map(|j| (4..7).map(move |i| (i, j)))
+            .filter(|&(i, j)| (i, j) != (5, 5))
+            .map(|(i, j)| at(i, j))
+            .collect();
+        let mp = trace(&lattice, &ring, |x| ring.contains(&x));
+        assert_eq!(mp.0.len(), 1);
+        assert_eq!(mp.0[0].interiors().len(), 1);
+        assert!(mp.is_valid());
+        assert!((mp.unsigned_area() / cell_area(&ring) - 1.0).abs() < 1e-9);
+
+        // Cells (5,5) and (6,6) touch diagonally at vertex (6,6) and are joined round the west
+        // and north, enclosing (5,6): the hole touches the shell at the pinch vertex only.
+        let pinch: Vec<usize> = [(5, 5), (4, 5), (4, 6), (4, 7), (5, 7), (6, 7), (6, 6)]
+            .iter()
+            .map(|&(i, j)| at(i, j))
+            .collect();
+        let mp = trace(&lattice, &pinch, |x| pinch.contains(&x));
+        assert_eq!(mp.0.len(), 1);
+        assert_eq!(mp.0[0].interiors().len(), 1);
+        assert_eq!(mp.0[0].interiors()[0].0.len(), 4 * S + 1);
+        assert!(mp.is_valid(), "{:?}", mp.validation_errors());
+        assert!((mp.unsigned_area() / cell_area(&pinch) - 1.0).abs() < 1e-9);
+        assert!(
+            signed_area2(&mp.0[0].exterior().0) > 0.0,
+            "shell is counter-clockwise"
+        );
+        assert!(
+            signed_area2(&mp.0[0].interiors()[0].0) < 0.0,
+            "hole is clockwise"
+        );
     }
 
     #[test]
     fn center_is_inside_the_district() {
         let (lon, lat) = district_center();
         assert!((113.0..113.17).contains(&lon) && (22.96..23.08).contains(&lat));
-        let district = &seed1().jurisdictions_at(Level::District).next().unwrap().geometry;
+        let district = &seed1()
+            .jurisdictions_at(Level::District)
+            .next()
+            .unwrap()
+            .geometry;
         assert_eq!(district.coordinate_position(&c(lon, lat)), CoordPos::Inside);
     }
 
@@ -1953,8 +2702,14 @@ mod tests {
         let started = Instant::now();
         let d = generate(1);
         let elapsed = started.elapsed();
-        let levels: Vec<usize> = Level::ALL.iter().map(|&l| d.jurisdictions_at(l).count()).collect();
-        let layers: Vec<usize> = AssetLayer::ALL.iter().map(|&l| d.assets_in(l).count()).collect();
+        let levels: Vec<usize> = Level::ALL
+            .iter()
+            .map(|&l| d.jurisdictions_at(l).count())
+            .collect();
+        let layers: Vec<usize> = AssetLayer::ALL
+            .iter()
+            .map(|&l| d.assets_in(l).count())
+            .collect();
         eprintln!(
             "generate(1): {elapsed:?}; jurisdictions {levels:?} (district, street, community, grid); \
              assets {layers:?} (buildings, roads, pipelines, pois); departments {}",

@@ -2,8 +2,8 @@
 //! distributed gaps around the configured mean), and moves reported incidents on to dispatched
 //! and then resolved, so the screen is alive.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,18 +27,82 @@ pub struct SimOptions {
 
 /// Category, weight, and some things a grid worker writes about it.
 const CATEGORIES: [(Category, u32, &[&str]); 8] = [
-    (Category::FallenTree, 10, &["行道树倒伏，压住半幅车道", "绿化带大树倾斜，有倒塌风险", "树枝折断挂在电线上"]),
-    (Category::DamagedRoad, 15, &["路面出现坑洞约一米见方，影响车辆通行", "人行道砖块松动破损", "沥青路面开裂隆起"]),
-    (Category::DamagedManholeCover, 10, &["井盖破损下沉，存在安全隐患", "雨水井盖缺失，已设置临时警示", "井盖松动，车辆经过异响"]),
-    (Category::Waterlogging, 10, &["暴雨后路段积水约30厘米，车辆涉水", "地下通道积水，行人无法通行", "小区门口积水排不出"]),
-    (Category::OutdoorBusiness, 15, &["商铺占道经营，堵塞人行道", "夜市摊档越门经营", "汽修店在人行道上修车"]),
-    (Category::Garbage, 20, &["路边垃圾堆放未及时清运，有异味", "建筑垃圾乱倒在绿化带", "垃圾桶满溢"]),
-    (Category::FireHazard, 10, &["楼道堆放杂物堵塞消防通道", "电动车在楼道内充电", "消防栓被遮挡"]),
-    (Category::Other, 10, &["路灯不亮", "违规张贴小广告", "交通标志牌倾斜"]),
+    (
+        Category::FallenTree,
+        10,
+        &[
+            "行道树倒伏，压住半幅车道",
+            "绿化带大树倾斜，有倒塌风险",
+            "树枝折断挂在电线上",
+        ],
+    ),
+    (
+        Category::DamagedRoad,
+        15,
+        &[
+            "路面出现坑洞约一米见方，影响车辆通行",
+            "人行道砖块松动破损",
+            "沥青路面开裂隆起",
+        ],
+    ),
+    (
+        Category::DamagedManholeCover,
+        10,
+        &[
+            "井盖破损下沉，存在安全隐患",
+            "雨水井盖缺失，已设置临时警示",
+            "井盖松动，车辆经过异响",
+        ],
+    ),
+    (
+        Category::Waterlogging,
+        10,
+        &[
+            "暴雨后路段积水约30厘米，车辆涉水",
+            "地下通道积水，行人无法通行",
+            "小区门口积水排不出",
+        ],
+    ),
+    (
+        Category::OutdoorBusiness,
+        15,
+        &[
+            "商铺占道经营，堵塞人行道",
+            "夜市摊档越门经营",
+            "汽修店在人行道上修车",
+        ],
+    ),
+    (
+        Category::Garbage,
+        20,
+        &[
+            "路边垃圾堆放未及时清运，有异味",
+            "建筑垃圾乱倒在绿化带",
+            "垃圾桶满溢",
+        ],
+    ),
+    (
+        Category::FireHazard,
+        10,
+        &[
+            "楼道堆放杂物堵塞消防通道",
+            "电动车在楼道内充电",
+            "消防栓被遮挡",
+        ],
+    ),
+    (
+        Category::Other,
+        10,
+        &["路灯不亮", "违规张贴小广告", "交通标志牌倾斜"],
+    ),
 ];
 
-const SURNAMES: [&str; 12] = ["陈", "李", "黄", "梁", "何", "冯", "罗", "区", "潘", "麦", "谭", "霍"];
-const GIVEN: [&str; 12] = ["伟", "敏", "志强", "丽华", "家豪", "嘉欣", "永康", "美玲", "国华", "少芬", "俊杰", "秀英"];
+const SURNAMES: [&str; 12] = [
+    "陈", "李", "黄", "梁", "何", "冯", "罗", "区", "潘", "麦", "谭", "霍",
+];
+const GIVEN: [&str; 12] = [
+    "伟", "敏", "志强", "丽华", "家豪", "嘉欣", "永康", "美玲", "国华", "少芬", "俊杰", "秀英",
+];
 
 /// Starts the simulator; it runs until the returned handle is aborted.
 pub fn spawn_simulator(
@@ -60,18 +124,27 @@ pub fn spawn_simulator(
         // Pick up incidents left open by an earlier run, so open ones keep moving.
         for status in [IncidentStatus::Reported, IncidentStatus::Dispatched] {
             let open = store
-                .list_incidents(IncidentQuery { limit: 1000, status: Some(status) })
+                .list_incidents(IncidentQuery {
+                    limit: 1000,
+                    status: Some(status),
+                })
                 .await
                 .unwrap_or_default();
             for i in open {
                 let after = rng.gen_range(2.0..30.0) * mean;
-                due.push(Reverse((Instant::now() + Duration::from_secs_f64(after), i.id, next_code(status))));
+                due.push(Reverse((
+                    Instant::now() + Duration::from_secs_f64(after),
+                    i.id,
+                    next_code(status),
+                )));
             }
         }
 
         let mut next_report = Instant::now() + Duration::from_secs_f64(mean * 0.5);
         loop {
-            let wake = due.peek().map_or(next_report, |Reverse((t, _, _))| (*t).min(next_report));
+            let wake = due
+                .peek()
+                .map_or(next_report, |Reverse((t, _, _))| (*t).min(next_report));
             tokio::time::sleep_until(wake).await;
             let now = Instant::now();
             while let Some(Reverse((t, id, code))) = due.peek().copied() {
@@ -79,7 +152,11 @@ pub fn spawn_simulator(
                     break;
                 }
                 due.pop();
-                let status = if code == 1 { IncidentStatus::Dispatched } else { IncidentStatus::Resolved };
+                let status = if code == 1 {
+                    IncidentStatus::Dispatched
+                } else {
+                    IncidentStatus::Resolved
+                };
                 match incidents.change_status(id, status).await {
                     Ok(Some(_)) if status == IncidentStatus::Dispatched => {
                         let after = rng.gen_range(15.0..60.0) * mean;
@@ -92,7 +169,9 @@ pub fn spawn_simulator(
             if now >= next_report {
                 let (category, _, texts) = CATEGORIES[weights.sample(&mut rng)];
                 let grid = &grids[rng.gen_range(0..grids.len())];
-                let Some((lon, lat)) = random_point_in(grid, &mut rng) else { continue };
+                let Some((lon, lat)) = random_point_in(grid, &mut rng) else {
+                    continue;
+                };
                 let report = NewIncident {
                     category: category.code().to_string(),
                     lat,
@@ -107,7 +186,11 @@ pub fn spawn_simulator(
                 match incidents.report(report).await {
                     Ok(incident) => {
                         let after = rng.gen_range(4.0..20.0) * mean;
-                        due.push(Reverse((now + Duration::from_secs_f64(after), incident.id, 1)));
+                        due.push(Reverse((
+                            now + Duration::from_secs_f64(after),
+                            incident.id,
+                            1,
+                        )));
                     }
                     Err(e) => tracing::warn!(error = %e, "simulator: report failed"),
                 }
@@ -133,7 +216,10 @@ fn random_point_in(j: &Jurisdiction, rng: &mut impl Rng) -> Option<(f64, f64)> {
     debug_assert_eq!(j.level, Level::Grid);
     let r = j.geometry.bounding_rect()?;
     for _ in 0..64 {
-        let p = geo::Point::new(rng.gen_range(r.min().x..r.max().x), rng.gen_range(r.min().y..r.max().y));
+        let p = geo::Point::new(
+            rng.gen_range(r.min().x..r.max().x),
+            rng.gen_range(r.min().y..r.max().y),
+        );
         if j.geometry.contains(&p) {
             return Some((p.x(), p.y()));
         }

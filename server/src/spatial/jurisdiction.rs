@@ -10,10 +10,23 @@ use geo::{BoundingRect, Intersects};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 
+use super::metric::LocalMetric;
+use super::nearby::distance_to_area;
 use super::LonLat;
 use crate::district::{Jurisdiction, Level};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+/// Default distance from a boundary within which a point is at a seam, in metres.
+pub const DEFAULT_SEAM_M: f64 = 30.0;
+
+/// A jurisdiction a point at a seam could belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeamCandidate<'a> {
+    pub jurisdiction: &'a Jurisdiction,
+    /// Metres from the point to the jurisdiction (0 inside or on its boundary).
+    pub distance_m: f64,
+}
 
 /// The jurisdiction chain of a point, outermost first.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +112,51 @@ impl JurisdictionIndex {
         Some(Located { chain })
     }
 
+    /// Every jurisdiction within `within_m` metres of the point, at each level where there is
+    /// more than one (the point is near a boundary between them); empty when it is at no seam.
+    /// Sorted by level, then distance, then code.
+    pub fn seam(&self, at: LonLat, within_m: f64) -> Vec<SeamCandidate<'_>> {
+        let origin = geo::Coord {
+            x: at.lon(),
+            y: at.lat(),
+        };
+        let metric = LocalMetric::at(origin);
+        let (dlon, dlat) = metric.degrees_for(within_m);
+        let envelope = rstar::AABB::from_corners(
+            [origin.x - dlon, origin.y - dlat],
+            [origin.x + dlon, origin.y + dlat],
+        );
+        let mut out = Vec::new();
+        for level in Level::ALL {
+            let tree = if level == Level::Grid {
+                Some(&self.grids)
+            } else {
+                self.levels.get(&level)
+            };
+            let Some(tree) = tree else { continue };
+            let mut here: Vec<SeamCandidate<'_>> = tree
+                .locate_in_envelope_intersecting(&envelope)
+                .map(|e| &self.items[e.data])
+                .filter_map(|j| {
+                    let (d, _) = distance_to_area(&metric, origin, &j.geometry);
+                    (d <= within_m).then_some(SeamCandidate {
+                        jurisdiction: j,
+                        distance_m: d,
+                    })
+                })
+                .collect();
+            if here.len() > 1 {
+                here.sort_by(|a, b| {
+                    a.distance_m
+                        .total_cmp(&b.distance_m)
+                        .then_with(|| a.jurisdiction.code.cmp(&b.jurisdiction.code))
+                });
+                out.extend(here);
+            }
+        }
+        out
+    }
+
     fn containing(&self, tree: &RTree<Entry>, at: LonLat) -> Option<&Jurisdiction> {
         let point = at.point();
         tree.locate_all_at_point(&[at.lon(), at.lat()])
@@ -113,7 +171,14 @@ mod tests {
     use super::*;
     use geo::{polygon, MultiPolygon};
 
-    fn square(level: Level, code: &str, parent: Option<&str>, x0: f64, y0: f64, size: f64) -> Jurisdiction {
+    fn square(
+        level: Level,
+        code: &str,
+        parent: Option<&str>,
+        x0: f64,
+        y0: f64,
+        size: f64,
+    ) -> Jurisdiction {
         Jurisdiction {
             level,
             code: code.to_string(),
@@ -133,9 +198,30 @@ mod tests {
         JurisdictionIndex::new(vec![
             square(Level::District, "440604", None, 0.0, 0.0, 2.0),
             square(Level::Street, "440604010", Some("440604"), 0.0, 0.0, 2.0),
-            square(Level::Community, "440604010001", Some("440604010"), 0.0, 0.0, 2.0),
-            square(Level::Grid, "440604010001001", Some("440604010001"), 0.0, 0.0, 1.0),
-            square(Level::Grid, "440604010001002", Some("440604010001"), 1.0, 0.0, 1.0),
+            square(
+                Level::Community,
+                "440604010001",
+                Some("440604010"),
+                0.0,
+                0.0,
+                2.0,
+            ),
+            square(
+                Level::Grid,
+                "440604010001001",
+                Some("440604010001"),
+                0.0,
+                0.0,
+                1.0,
+            ),
+            square(
+                Level::Grid,
+                "440604010001002",
+                Some("440604010001"),
+                1.0,
+                0.0,
+                1.0,
+            ),
         ])
     }
 
@@ -153,14 +239,49 @@ mod tests {
             .iter()
             .map(|j| j.code.as_str())
             .collect();
-        assert_eq!(codes, ["440604", "440604010", "440604010001", "440604010001002"]);
+        assert_eq!(
+            codes,
+            ["440604", "440604010", "440604010001", "440604010001002"]
+        );
     }
 
     #[test]
     fn a_point_on_a_shared_boundary_goes_to_the_lowest_code() {
         let idx = index();
-        let grid = idx.locate(at(1.0, 0.5)).and_then(|l| l.at(Level::Grid)).map(|j| j.code.clone());
+        let grid = idx
+            .locate(at(1.0, 0.5))
+            .and_then(|l| l.at(Level::Grid))
+            .map(|j| j.code.clone());
         assert_eq!(grid.as_deref(), Some("440604010001001"));
+    }
+
+    #[test]
+    fn seams_list_every_candidate_near_a_boundary_at_each_level() {
+        let idx = index();
+        // Squares of 1 degree: 0.0001 degree of longitude at the equator is about 11 m.
+        let near = idx.seam(at(1.0001, 0.5), 30.0);
+        let codes: Vec<(&str, bool)> = near
+            .iter()
+            .map(|c| (c.jurisdiction.code.as_str(), c.distance_m > 0.0))
+            .collect();
+        assert_eq!(
+            codes,
+            [("440604010001002", false), ("440604010001001", true)],
+            "only the grid level has a boundary here"
+        );
+        assert!(
+            (near[1].distance_m - 11.13).abs() < 0.05,
+            "{}",
+            near[1].distance_m
+        );
+        // Exactly on the boundary: both at distance 0.
+        let on = idx.seam(at(1.0, 0.5), 30.0);
+        assert_eq!(on.len(), 2);
+        assert!(on.iter().all(|c| c.distance_m == 0.0));
+        // Well inside one grid: no seam.
+        assert!(idx.seam(at(0.5, 0.5), 30.0).is_empty());
+        // Outside everything, far away: nothing.
+        assert!(idx.seam(at(5.0, 5.0), 30.0).is_empty());
     }
 
     #[test]

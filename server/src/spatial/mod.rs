@@ -5,8 +5,142 @@
 //! store, never a second source of truth.
 
 mod jurisdiction;
+pub mod metric;
+mod nearby;
+pub mod responsibility;
 
-pub use jurisdiction::{JurisdictionIndex, Located};
+pub use jurisdiction::{JurisdictionIndex, Located, SeamCandidate, DEFAULT_SEAM_M};
+pub use nearby::{AssetIndex, NearbyAsset, Radius, RadiusError, MAX_RADIUS_M};
+pub use responsibility::{Decision, Rules, RulesError, DEFAULT_RULES};
+
+use onegrid_app::wire::{
+    Analysis, AssetLayer, Category, DepartmentRef, JurisdictionRef, LocateAnswer, NearbyFeature,
+    Responsibility, Seam,
+};
+
+use crate::district::{Jurisdiction, Level};
+
+/// How many of the nearest assets of each layer an incident keeps, and from how far.
+const SUMMARY_PER_LAYER: usize = 5;
+const SUMMARY_RADIUS_M: f64 = 50.0;
+
+/// The engine: jurisdictions, assets and responsibility rules of one district.
+pub struct Spatial {
+    pub jurisdictions: JurisdictionIndex,
+    pub assets: AssetIndex,
+    pub rules: Rules,
+    /// Distance from a boundary within which a point is at a seam, in metres.
+    pub seam_m: f64,
+}
+
+impl Spatial {
+    /// The jurisdiction chain and, near a boundary, the seam candidates.
+    pub fn locate(&self, at: LonLat) -> LocateAnswer {
+        let chain = self
+            .jurisdictions
+            .locate(at)
+            .map(|l| l.chain.iter().map(|j| jurisdiction_ref(j)).collect())
+            .unwrap_or_default();
+        LocateAnswer {
+            chain,
+            seam: self.seam(at),
+        }
+    }
+
+    fn seam(&self, at: LonLat) -> Option<Seam> {
+        let candidates = self.jurisdictions.seam(at, self.seam_m);
+        (!candidates.is_empty()).then(|| Seam {
+            candidates: candidates
+                .into_iter()
+                .map(|c| onegrid_app::wire::SeamCandidate {
+                    level: c.jurisdiction.level,
+                    code: c.jurisdiction.code.clone(),
+                    name: c.jurisdiction.name.clone(),
+                    distance_m: round_cm(c.distance_m),
+                })
+                .collect(),
+        })
+    }
+
+    pub fn nearby(&self, at: LonLat, radius: Radius, layers: &[AssetLayer]) -> Vec<NearbyFeature> {
+        self.assets
+            .nearby(at, radius, layers)
+            .iter()
+            .map(nearby_feature)
+            .collect()
+    }
+
+    /// Everything onegrid works out about a new incident's place. `None` outside the district.
+    pub fn analyse(
+        &self,
+        category: Category,
+        at: LonLat,
+    ) -> Option<(Analysis, &Jurisdiction, &Jurisdiction)> {
+        let located = self.jurisdictions.locate(at)?;
+        let street = located.at(Level::Street)?;
+        let grid = located.at(Level::Grid)?;
+        let radius = Radius::parse(SUMMARY_RADIUS_M).ok()?;
+        let near = self.assets.nearby(at, radius, &AssetLayer::ALL);
+        let seam = self.seam(at);
+        let responsibility =
+            self.rules
+                .decide(category, &located.chain, &near)
+                .map(|d| Responsibility {
+                    department: DepartmentRef {
+                        code: d.department.code.clone(),
+                        name_zh: d.department.name_zh.clone(),
+                        name_en: d.department.name_en.clone(),
+                        contact: d.department.contact.clone(),
+                    },
+                    rule: d.rule.id.clone(),
+                    explanation_zh: d.explanation_zh,
+                    explanation_en: d.explanation_en,
+                    review_required: seam.is_some(),
+                });
+        let mut per_layer = std::collections::HashMap::new();
+        let nearby = near
+            .iter()
+            .filter(|n| {
+                let seen = per_layer.entry(n.asset.layer).or_insert(0usize);
+                *seen += 1;
+                *seen <= SUMMARY_PER_LAYER
+            })
+            .map(nearby_feature)
+            .collect();
+        let analysis = Analysis {
+            jurisdiction: located.chain.iter().map(|j| jurisdiction_ref(j)).collect(),
+            seam,
+            nearby,
+            responsibility,
+        };
+        Some((analysis, street, grid))
+    }
+}
+
+fn jurisdiction_ref(j: &Jurisdiction) -> JurisdictionRef {
+    JurisdictionRef {
+        level: j.level,
+        code: j.code.clone(),
+        name: j.name.clone(),
+    }
+}
+
+fn nearby_feature(n: &NearbyAsset<'_>) -> NearbyFeature {
+    NearbyFeature {
+        layer: n.asset.layer,
+        id: n.asset.id.clone(),
+        name: n.asset.name.clone(),
+        kind: n.asset.kind.clone(),
+        owner: n.asset.owner.clone(),
+        distance_m: round_cm(n.distance_m),
+        nearest: [n.nearest.x, n.nearest.y],
+    }
+}
+
+/// Metres to the centimetre, as answers carry them.
+fn round_cm(m: f64) -> f64 {
+    (m * 100.0).round() / 100.0
+}
 
 /// A WGS84 position that has been checked once, at the edge.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +191,9 @@ mod tests {
         assert_eq!(LonLat::parse(113.1, 90.5), Err(CoordError::Latitude));
         assert_eq!(LonLat::parse(180.1, 23.0), Err(CoordError::Longitude));
         assert_eq!(LonLat::parse(f64::NAN, 23.0), Err(CoordError::Longitude));
-        assert_eq!(LonLat::parse(113.0, f64::INFINITY), Err(CoordError::Latitude));
+        assert_eq!(
+            LonLat::parse(113.0, f64::INFINITY),
+            Err(CoordError::Latitude)
+        );
     }
 }

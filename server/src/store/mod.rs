@@ -9,7 +9,7 @@ mod codec;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
-use onegrid_app::wire::{Category, Incident, IncidentStatus};
+use onegrid_app::wire::{Analysis, Category, Incident, IncidentStatus};
 
 use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction};
 
@@ -44,6 +44,7 @@ pub struct IncidentDraft {
     pub street_name: String,
     pub grid_code: String,
     pub grid_name: String,
+    pub analysis: Analysis,
 }
 
 /// Filter for [`Store::list_incidents`].
@@ -98,6 +99,25 @@ impl Store {
     ) -> Result<i64> {
         match self {
             Store::Sqlite(s) => s.save_district(district, origin, progress).await,
+        }
+    }
+
+    /// Replaces the given asset layers (and, if `jurisdictions` is `Some`, every jurisdiction)
+    /// with imported data in one transaction, with a `layers.imported` event. On any error
+    /// nothing changes.
+    pub async fn import(
+        &self,
+        layers: &[AssetLayer],
+        assets: &[Asset],
+        jurisdictions: Option<&[Jurisdiction]>,
+        origin: &str,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => {
+                s.import(layers, assets, jurisdictions, origin, progress)
+                    .await
+            }
         }
     }
 
@@ -170,7 +190,11 @@ impl Store {
     }
 
     /// Incident events with `seq > after`, oldest first, at most `limit`.
-    pub async fn incident_events_after(&self, after: i64, limit: i64) -> Result<Vec<IncidentEvent>> {
+    pub async fn incident_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<IncidentEvent>> {
         match self {
             Store::Sqlite(s) => s.incident_events_after(after, limit).await,
         }

@@ -27,7 +27,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 const BATCH: usize = 1000;
 
 const INCIDENT_COLUMNS: &str = "id, seq, created_at, updated_at, status, category, lat, lon, \
-     description, reporter, street_code, street_name, grid_code, grid_name";
+     description, reporter, street_code, street_name, grid_code, grid_name, analysis";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -79,12 +79,21 @@ impl SqliteStore {
         origin: &str,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
-        let total = district.departments.len() + district.jurisdictions.len() + district.assets.len();
+        let total =
+            district.departments.len() + district.jurisdictions.len() + district.assets.len();
         let mut done = 0;
         let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM assets").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM jurisdictions").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM departments").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM jurisdictions")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM departments")
+            .execute(&mut *tx)
+            .await?;
+        let mut step = |n: usize| {
+            done += n;
+            progress(done, total);
+        };
 
         for chunk in district.departments.chunks(BATCH) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -97,48 +106,10 @@ impl SqliteStore {
                     .push_bind(&d.contact);
             });
             q.build().execute(&mut *tx).await?;
-            done += chunk.len();
-            progress(done, total);
+            step(chunk.len());
         }
-
-        // Parents before children, so the foreign key holds row by row.
-        let mut jurisdictions: Vec<&Jurisdiction> = district.jurisdictions.iter().collect();
-        jurisdictions.sort_by_key(|j| j.level);
-        for chunk in jurisdictions.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO jurisdictions (code, level, name, parent, geometry) ",
-            );
-            q.push_values(chunk, |mut b, j| {
-                b.push_bind(&j.code)
-                    .push_bind(j.level.as_str())
-                    .push_bind(&j.name)
-                    .push_bind(&j.parent)
-                    .push_bind(geometry_to_text(&geo::Geometry::MultiPolygon(
-                        j.geometry.clone(),
-                    )));
-            });
-            q.build().execute(&mut *tx).await?;
-            done += chunk.len();
-            progress(done, total);
-        }
-
-        for chunk in district.assets.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO assets (layer, id, name, kind, owner, props, geometry) ",
-            );
-            q.push_values(chunk, |mut b, a| {
-                b.push_bind(a.layer.as_str())
-                    .push_bind(&a.id)
-                    .push_bind(&a.name)
-                    .push_bind(&a.kind)
-                    .push_bind(&a.owner)
-                    .push_bind(serde_json::Value::Object(a.props.clone()).to_string())
-                    .push_bind(geometry_to_text(&a.geometry));
-            });
-            q.build().execute(&mut *tx).await?;
-            done += chunk.len();
-            progress(done, total);
-        }
+        insert_jurisdictions(&mut tx, &district.jurisdictions, &mut step).await?;
+        insert_assets(&mut tx, &district.assets, &mut step).await?;
 
         let payload = serde_json::json!({
             "origin": origin,
@@ -146,8 +117,14 @@ impl SqliteStore {
             "jurisdictions": district.jurisdictions.len(),
             "assets": district.assets.len(),
         });
-        let seq = append_event(&mut tx, "district.loaded", None, &payload.to_string(), Utc::now())
-            .await?;
+        let seq = append_event(
+            &mut tx,
+            "district.loaded",
+            None,
+            &payload.to_string(),
+            Utc::now(),
+        )
+        .await?;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('district_origin', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(origin)
             .execute(&mut *tx)
@@ -156,10 +133,57 @@ impl SqliteStore {
         Ok(seq)
     }
 
+    pub async fn import(
+        &self,
+        layers: &[AssetLayer],
+        assets: &[Asset],
+        jurisdictions: Option<&[Jurisdiction]>,
+        origin: &str,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<i64> {
+        let total = assets.len() + jurisdictions.map_or(0, <[Jurisdiction]>::len);
+        let mut done = 0;
+        let mut step = |n: usize| {
+            done += n;
+            progress(done, total);
+        };
+        let mut tx = self.writer.begin().await?;
+        for layer in layers {
+            sqlx::query("DELETE FROM assets WHERE layer = ?")
+                .bind(layer.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(js) = jurisdictions {
+            sqlx::query("DELETE FROM jurisdictions")
+                .execute(&mut *tx)
+                .await?;
+            insert_jurisdictions(&mut tx, js, &mut step).await?;
+        }
+        insert_assets(&mut tx, assets, &mut step).await?;
+        let payload = serde_json::json!({
+            "origin": origin,
+            "layers": layers.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+            "assets": assets.len(),
+            "jurisdictions": jurisdictions.map(<[Jurisdiction]>::len),
+        });
+        let seq = append_event(
+            &mut tx,
+            "layers.imported",
+            None,
+            &payload.to_string(),
+            Utc::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
     pub async fn load_departments(&self) -> Result<Vec<Department>> {
-        let rows = sqlx::query("SELECT code, name_zh, name_en, contact FROM departments ORDER BY code")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows =
+            sqlx::query("SELECT code, name_zh, name_en, contact FROM departments ORDER BY code")
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(Department {
@@ -173,9 +197,11 @@ impl SqliteStore {
     }
 
     pub async fn load_jurisdictions(&self) -> Result<Vec<Jurisdiction>> {
-        let rows = sqlx::query("SELECT code, level, name, parent, geometry FROM jurisdictions ORDER BY code")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT code, level, name, parent, geometry FROM jurisdictions ORDER BY code",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter()
             .map(|r| {
                 let level: String = r.try_get("level")?;
@@ -233,14 +259,16 @@ impl SqliteStore {
         d: &IncidentDraft,
         now: DateTime<Utc>,
     ) -> Result<IncidentEvent> {
+        let analysis = serde_json::to_string(&d.analysis)
+            .map_err(|e| StoreError::Corrupt(format!("encoding analysis: {e}")))?;
         let mut tx = self.writer.begin().await?;
         let at = time_to_text(now);
         // The event row first (its seq is the incident's seq), then the state it produces.
         let seq = append_event(&mut tx, "incident.reported", None, "{}", now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incidents (created_at, updated_at, status, category, lat, lon, description,
-                reporter, street_code, street_name, grid_code, grid_name, seq)
-             VALUES (?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                reporter, street_code, street_name, grid_code, grid_name, seq, analysis)
+             VALUES (?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&at)
         .bind(&at)
@@ -254,6 +282,7 @@ impl SqliteStore {
         .bind(&d.grid_code)
         .bind(&d.grid_name)
         .bind(seq)
+        .bind(analysis)
         .fetch_one(&mut *tx)
         .await?;
         let incident = fetch_incident(&mut tx, id)
@@ -299,15 +328,18 @@ impl SqliteStore {
     }
 
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(incident_from_row).transpose()
     }
 
     pub async fn list_incidents(&self, query: IncidentQuery) -> Result<Vec<Incident>> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents"));
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents"));
         if let Some(status) = query.status {
             q.push(" WHERE status = ").push_bind(status.as_str());
         }
@@ -338,12 +370,18 @@ impl SqliteStore {
     }
 
     pub async fn last_seq(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
-            .fetch_one(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 
-    pub async fn incident_events_after(&self, after: i64, limit: i64) -> Result<Vec<IncidentEvent>> {
+    pub async fn incident_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<IncidentEvent>> {
         let rows = sqlx::query(
             "SELECT seq, payload FROM events
              WHERE seq > ? AND incident_id IS NOT NULL ORDER BY seq LIMIT ?",
@@ -362,6 +400,58 @@ impl SqliteStore {
             })
             .collect()
     }
+}
+
+/// Inserts jurisdictions, parents before children so the foreign key holds row by row.
+async fn insert_jurisdictions(
+    tx: &mut Transaction<'_, Sqlite>,
+    jurisdictions: &[Jurisdiction],
+    step: &mut impl FnMut(usize),
+) -> Result<()> {
+    let mut sorted: Vec<&Jurisdiction> = jurisdictions.iter().collect();
+    sorted.sort_by_key(|j| j.level);
+    for chunk in sorted.chunks(BATCH) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO jurisdictions (code, level, name, parent, geometry) ",
+        );
+        q.push_values(chunk, |mut b, j| {
+            b.push_bind(&j.code)
+                .push_bind(j.level.as_str())
+                .push_bind(&j.name)
+                .push_bind(&j.parent)
+                .push_bind(geometry_to_text(&geo::Geometry::MultiPolygon(
+                    j.geometry.clone(),
+                )));
+        });
+        q.build().execute(&mut **tx).await?;
+        step(chunk.len());
+    }
+    Ok(())
+}
+
+/// Inserts assets; a later asset with the same layer and id replaces an earlier one.
+async fn insert_assets(
+    tx: &mut Transaction<'_, Sqlite>,
+    assets: &[Asset],
+    step: &mut impl FnMut(usize),
+) -> Result<()> {
+    for chunk in assets.chunks(BATCH) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO assets (layer, id, name, kind, owner, props, geometry) ",
+        );
+        q.push_values(chunk, |mut b, a| {
+            b.push_bind(a.layer.as_str())
+                .push_bind(&a.id)
+                .push_bind(&a.name)
+                .push_bind(&a.kind)
+                .push_bind(&a.owner)
+                .push_bind(serde_json::Value::Object(a.props.clone()).to_string())
+                .push_bind(geometry_to_text(&a.geometry));
+        });
+        q.build().execute(&mut **tx).await?;
+        step(chunk.len());
+    }
+    Ok(())
 }
 
 async fn append_event(
@@ -396,16 +486,21 @@ async fn fill_event(tx: &mut Transaction<'_, Sqlite>, seq: i64, incident: &Incid
 }
 
 async fn fetch_incident(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Option<Incident>> {
-    let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
     row.as_ref().map(incident_from_row).transpose()
 }
 
 fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
     let status: String = r.try_get("status")?;
     let category: String = r.try_get("category")?;
+    let analysis: String = r.try_get("analysis")?;
+    let analysis = serde_json::from_str(&analysis)
+        .map_err(|e| StoreError::Corrupt(format!("incident analysis: {e}")))?;
     Ok(Incident {
         id: r.try_get("id")?,
         seq: r.try_get("seq")?,
@@ -423,5 +518,6 @@ fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
         street_name: r.try_get("street_name")?,
         grid_code: r.try_get("grid_code")?,
         grid_name: r.try_get("grid_name")?,
+        analysis,
     })
 }

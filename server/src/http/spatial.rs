@@ -1,0 +1,107 @@
+//! `/api/v1/spatial/nearby` and `/api/v1/spatial/locate`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use onegrid_app::wire::{AssetLayer, LocateAnswer, NearbyAnswer};
+use serde::Deserialize;
+
+use super::error::{Error, Json, Query};
+use crate::spatial::{LonLat, Radius};
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearbyParams {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+    layers: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocateParams {
+    lat: f64,
+    lon: f64,
+}
+
+fn point(lon: f64, lat: f64) -> Result<LonLat, Error> {
+    LonLat::parse(lon, lat).map_err(|e| Error::bad_request("invalid_coordinates", e.to_string()))
+}
+
+/// Checked parameters of a nearby query.
+fn nearby_query(p: &NearbyParams) -> Result<(LonLat, Radius, Vec<AssetLayer>), Error> {
+    let at = point(p.lon, p.lat)?;
+    let radius = Radius::parse(p.radius_m)
+        .map_err(|e| Error::bad_request("invalid_radius", e.to_string()))?;
+    let layers = match p.layers.as_deref() {
+        None | Some("") => AssetLayer::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                AssetLayer::parse(name.trim()).ok_or_else(|| {
+                    Error::bad_request(
+                        "unknown_layer",
+                        format!("unknown layer {name:?}; use buildings, roads, pipelines or pois"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok((at, radius, layers))
+}
+
+pub async fn nearby(
+    State(state): State<AppState>,
+    Query(p): Query<NearbyParams>,
+) -> Result<Json<NearbyAnswer>, Error> {
+    let (at, radius, layers) = nearby_query(&p)?;
+    Ok(Json(NearbyAnswer {
+        features: state.spatial.nearby(at, radius, &layers),
+    }))
+}
+
+/// The same query as GeoJSON with whole geometries, for highlighting on the map.
+pub async fn nearby_geojson(
+    State(state): State<AppState>,
+    Query(p): Query<NearbyParams>,
+) -> Result<impl IntoResponse, Error> {
+    let (at, radius, layers) = nearby_query(&p)?;
+    let features = state
+        .spatial
+        .assets
+        .nearby(at, radius, &layers)
+        .into_iter()
+        .map(|n| geojson::Feature {
+            geometry: Some(geojson::Geometry::from(&n.asset.geometry)),
+            properties: serde_json::json!({
+                "layer": n.asset.layer.as_str(),
+                "id": n.asset.id,
+                "name": n.asset.name,
+                "kind": n.asset.kind,
+                "owner": n.asset.owner,
+                "distance_m": (n.distance_m * 100.0).round() / 100.0,
+            })
+            .as_object()
+            .cloned(),
+            ..Default::default()
+        })
+        .collect();
+    let fc = geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        fc.to_string(),
+    ))
+}
+
+pub async fn locate(
+    State(state): State<AppState>,
+    Query(p): Query<LocateParams>,
+) -> Result<Json<LocateAnswer>, Error> {
+    Ok(Json(state.spatial.locate(point(p.lon, p.lat)?)))
+}

@@ -1,0 +1,525 @@
+//! Importing city data from files: reads GeoJSON (a FeatureCollection, a bare array of features,
+//! or newline-delimited features) and OpenStreetMap PBF extracts, converts coordinates from the
+//! CRS the caller names (WGS84, GCJ-02, BD-09) to WGS84, validates and repairs geometry, and maps
+//! features onto [`Asset`]s of a layer or [`Jurisdiction`]s of a level. Every feature that is
+//! dropped or changed on the way is listed in the report ([`Imported::issues`]) with its file,
+//! its index or id, and the reason.
+//!
+//! This module only parses and cleans: it reads the one file (or byte buffer) it is given and
+//! returns plain values. It knows nothing of SQL, HTTP or the store; the CLI and the server decide
+//! what to do with an [`Imported`]. Nothing here is async.
+
+mod clean;
+pub mod crs;
+pub mod geojson;
+pub mod osm;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use clean::{MAX_GEOMETRY_VERTICES, MAX_RING_VERTICES};
+pub use crs::Crs;
+
+use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
+
+/// Callback told `(done, total)` as a file is read: bytes for OSM PBF, features for GeoJSON.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// The format of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Decided from the content: JSON text is GeoJSON, a PBF blob header is OSM.
+    #[default]
+    Auto,
+    GeoJson,
+    OsmPbf,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::GeoJson => "geojson",
+            Format::OsmPbf => "osm-pbf",
+        }
+    }
+
+    /// `auto`, `geojson` (or `json`, `ndjson`), `osm-pbf` (or `pbf`, `osm`).
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Format::Auto),
+            "geojson" | "json" | "ndjson" | "geojsonl" | "geojsonseq" => Some(Format::GeoJson),
+            "osm-pbf" | "osmpbf" | "pbf" | "osm" => Some(Format::OsmPbf),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which OSM `admin_level` becomes which of our [`Level`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminLevels(pub BTreeMap<u8, Level>);
+
+impl Default for AdminLevels {
+    /// 6 → district, 8 → street, 9 and 10 → community (the usual mapping for Chinese cities:
+    /// 区县 at 6, 乡镇街道 at 8, 村/社区 at 9–10).
+    fn default() -> Self {
+        AdminLevels(BTreeMap::from([
+            (6, Level::District),
+            (8, Level::Street),
+            (9, Level::Community),
+            (10, Level::Community),
+        ]))
+    }
+}
+
+impl AdminLevels {
+    pub fn get(&self, admin_level: u8) -> Option<Level> {
+        self.0.get(&admin_level).copied()
+    }
+
+    /// Parses `6=district,8=street,10=community` (also `:` instead of `=`).
+    pub fn parse(s: &str) -> Result<AdminLevels, String> {
+        let mut map = BTreeMap::new();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (num, level) = item
+                .split_once(['=', ':'])
+                .ok_or_else(|| format!("{item:?}: expected ADMIN_LEVEL=LEVEL, e.g. 8=street"))?;
+            let num: u8 = num
+                .trim()
+                .parse()
+                .map_err(|_| format!("{num:?} is not an admin_level (1–12)"))?;
+            let level = Level::parse(level.trim()).ok_or_else(|| {
+                format!("{level:?} is not a level (district, street, community, grid)")
+            })?;
+            map.insert(num, level);
+        }
+        if map.is_empty() {
+            return Err("no admin_level mapping given".into());
+        }
+        Ok(AdminLevels(map))
+    }
+}
+
+/// What the features of a file become.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Assets of one layer. GeoJSON: every feature. OSM: only the ways of that layer.
+    Layer(AssetLayer),
+    /// GeoJSON only: every feature is a jurisdiction of this level.
+    Level(Level),
+    /// Jurisdictions. OSM: `boundary=administrative` relations, levels mapped from `admin_level`.
+    /// GeoJSON: the level comes from each feature's `level` property (`street`, …) or its
+    /// `admin_level` property through the mapping.
+    Levels(AdminLevels),
+    /// OSM only: every asset layer plus the boundaries.
+    All(AdminLevels),
+}
+
+impl Target {
+    pub(crate) fn wants_layer(&self, layer: AssetLayer) -> bool {
+        match self {
+            Target::Layer(l) => *l == layer,
+            Target::All(_) => true,
+            Target::Level(_) | Target::Levels(_) => false,
+        }
+    }
+
+    pub(crate) fn admin_levels(&self) -> Option<&AdminLevels> {
+        match self {
+            Target::Levels(m) | Target::All(m) => Some(m),
+            Target::Layer(_) | Target::Level(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Layer(l) => write!(f, "the {} layer", l.as_str()),
+            Target::Level(l) => write!(f, "{} jurisdictions", l.as_str()),
+            Target::Levels(_) => f.write_str("jurisdictions by admin_level"),
+            Target::All(_) => f.write_str("every layer and the boundaries"),
+        }
+    }
+}
+
+/// What a file yielded.
+#[derive(Debug, Clone, Default)]
+pub struct Imported {
+    pub assets: Vec<Asset>,
+    pub jurisdictions: Vec<Jurisdiction>,
+    /// Every feature rejected or repaired, in file order.
+    pub issues: Vec<Issue>,
+    /// Features (GeoJSON) or matching ways and relations (OSM) looked at.
+    pub features_read: usize,
+}
+
+impl Imported {
+    pub fn rejected(&self) -> impl Iterator<Item = &Issue> {
+        self.issues
+            .iter()
+            .filter(|i| i.action == IssueAction::Rejected)
+    }
+
+    pub fn repaired(&self) -> impl Iterator<Item = &Issue> {
+        self.issues
+            .iter()
+            .filter(|i| i.action == IssueAction::Repaired)
+    }
+}
+
+/// One feature that was dropped or changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// The file name as given by the caller.
+    pub file: String,
+    /// `#index` (0-based position in the file) plus the id when known, e.g. `#12 (id B-7)`,
+    /// `#3 (line 4)`; for OSM `way 123` or `relation 45 (Vaduz)`.
+    pub feature: String,
+    pub action: IssueAction,
+    pub reason: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: feature {}: {}: {}",
+            self.file, self.feature, self.action, self.reason
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IssueAction {
+    /// The feature was dropped.
+    Rejected,
+    /// The feature was kept after its geometry was fixed.
+    Repaired,
+}
+
+impl fmt::Display for IssueAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IssueAction::Rejected => "rejected",
+            IssueAction::Repaired => "repaired",
+        })
+    }
+}
+
+/// Why a whole file could not be read. Problems with single features are [`Issue`]s instead.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: the file is empty")]
+    Empty { file: String },
+    #[error(
+        "{file}: neither GeoJSON nor an OSM PBF file (it starts with {start}); \
+         name the format explicitly if it is one of them"
+    )]
+    UnknownFormat { file: String, start: String },
+    #[error("{file}: not GeoJSON: {reason}")]
+    NotGeoJson { file: String, reason: String },
+    #[error("{file}: invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{file}: JSON nested more than {limit} levels deep (at line {line}, column {column}); \
+         refusing to parse it"
+    )]
+    TooDeep {
+        file: String,
+        line: usize,
+        column: usize,
+        limit: usize,
+    },
+    #[error("{file}: the OSM PBF file is truncated: {reason}")]
+    TruncatedPbf { file: String, reason: String },
+    #[error("{file}: not a valid OSM PBF file: {reason}")]
+    CorruptPbf { file: String, reason: String },
+    #[error("{file}: {format} input cannot be imported as {target}")]
+    UnsupportedTarget {
+        file: String,
+        format: Format,
+        target: String,
+    },
+    #[error("{file}: OSM data is always WGS84; the {crs} CRS does not apply to it")]
+    CrsNotApplicable { file: String, crs: Crs },
+}
+
+/// Sniffs the format from the first bytes: JSON text (`{` or `[` after whitespace and an optional
+/// byte-order mark) is GeoJSON; a PBF blob header naming `OSMHeader` is OSM.
+pub fn detect_format(bytes: &[u8]) -> Option<Format> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = text
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x1e));
+    if matches!(first, Some(b'{' | b'[')) {
+        return Some(Format::GeoJson);
+    }
+    // [u32 BE header length][0x0a, 9, "OSMHeader", ...]
+    if bytes.len() >= 15 && bytes[4] == 0x0a && &bytes[6..15] == b"OSMHeader" {
+        return Some(Format::OsmPbf);
+    }
+    None
+}
+
+/// Reads and imports one file. `file` names in the report are the path as given.
+pub fn read_file(
+    path: &Path,
+    format: Format,
+    target: &Target,
+    crs: Crs,
+    default_owner: &str,
+    progress: Progress<'_>,
+) -> Result<Imported, IngestError> {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    read_bytes(&name, &bytes, format, target, crs, default_owner, progress)
+}
+
+/// Imports a file already in memory; `file` is the name used in errors and the report.
+pub fn read_bytes(
+    file: &str,
+    bytes: &[u8],
+    format: Format,
+    target: &Target,
+    crs: Crs,
+    default_owner: &str,
+    progress: Progress<'_>,
+) -> Result<Imported, IngestError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(IngestError::Empty { file: file.into() });
+    }
+    let format = match format {
+        Format::Auto => detect_format(bytes).ok_or_else(|| IngestError::UnknownFormat {
+            file: file.into(),
+            start: describe_start(bytes),
+        })?,
+        f => f,
+    };
+    match format {
+        Format::OsmPbf => {
+            if crs != Crs::Wgs84 {
+                return Err(IngestError::CrsNotApplicable {
+                    file: file.into(),
+                    crs,
+                });
+            }
+            if matches!(target, Target::Level(_)) {
+                return Err(IngestError::UnsupportedTarget {
+                    file: file.into(),
+                    format,
+                    target: target.to_string(),
+                });
+            }
+            osm::read(file, bytes, target, default_owner, progress)
+        }
+        _ => {
+            if matches!(target, Target::All(_)) {
+                return Err(IngestError::UnsupportedTarget {
+                    file: file.into(),
+                    format: Format::GeoJson,
+                    target: target.to_string(),
+                });
+            }
+            geojson::read(file, bytes, target, crs, default_owner, progress)
+        }
+    }
+}
+
+fn describe_start(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(8)];
+    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+    format!("bytes {}", hex.join(" "))
+}
+
+/// Gathers a reader's output: checks ids are unique and records issues.
+pub(crate) struct Collector {
+    file: String,
+    out: Imported,
+    asset_ids: HashMap<(AssetLayer, String), String>,
+    codes: HashMap<String, String>,
+}
+
+impl Collector {
+    pub fn new(file: &str) -> Collector {
+        Collector {
+            file: file.into(),
+            out: Imported::default(),
+            asset_ids: HashMap::new(),
+            codes: HashMap::new(),
+        }
+    }
+
+    pub fn read_one(&mut self) {
+        self.out.features_read += 1;
+    }
+
+    pub fn reject(&mut self, feature: &str, reason: impl Into<String>) {
+        self.out.issues.push(Issue {
+            file: self.file.clone(),
+            feature: feature.into(),
+            action: IssueAction::Rejected,
+            reason: reason.into(),
+        });
+    }
+
+    fn repaired(&mut self, feature: &str, repairs: Vec<String>) {
+        if repairs.is_empty() {
+            return;
+        }
+        self.out.issues.push(Issue {
+            file: self.file.clone(),
+            feature: feature.into(),
+            action: IssueAction::Repaired,
+            reason: repairs.join("; "),
+        });
+    }
+
+    /// Adds an asset unless its id is already taken in its layer.
+    pub fn asset(&mut self, feature: &str, asset: Asset, repairs: Vec<String>) {
+        let key = (asset.layer, asset.id.clone());
+        if let Some(first) = self.asset_ids.get(&key) {
+            let reason = format!(
+                "duplicate id {:?} in the {} layer (already used by feature {first})",
+                asset.id,
+                asset.layer.as_str()
+            );
+            self.reject(feature, reason);
+            return;
+        }
+        self.asset_ids.insert(key, feature.into());
+        self.repaired(feature, repairs);
+        self.out.assets.push(asset);
+    }
+
+    /// Adds a jurisdiction unless its code is already taken.
+    pub fn jurisdiction(&mut self, feature: &str, j: Jurisdiction, repairs: Vec<String>) {
+        if let Some(first) = self.codes.get(&j.code) {
+            let reason = format!(
+                "duplicate jurisdiction code {:?} (already used by feature {first})",
+                j.code
+            );
+            self.reject(feature, reason);
+            return;
+        }
+        self.codes.insert(j.code.clone(), feature.into());
+        self.repaired(feature, repairs);
+        self.out.jurisdictions.push(j);
+    }
+
+    pub fn finish(self) -> Imported {
+        self.out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats_by_content() {
+        assert_eq!(detect_format(b"  \n{\"type\":1}"), Some(Format::GeoJson));
+        assert_eq!(detect_format(b"\xEF\xBB\xBF[]"), Some(Format::GeoJson));
+        let pbf = std::fs::read(osm::tests::LIECHTENSTEIN).unwrap();
+        assert_eq!(detect_format(&pbf), Some(Format::OsmPbf));
+        assert_eq!(detect_format(b"PK\x03\x04zipfile"), None);
+        let err = read_bytes(
+            "x.zip",
+            b"PK\x03\x04zipfile",
+            Format::Auto,
+            &Target::Layer(AssetLayer::Buildings),
+            Crs::Wgs84,
+            "housing",
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, IngestError::UnknownFormat { .. }), "{err}");
+        assert!(err.to_string().contains("50 4b 03 04"), "{err}");
+    }
+
+    #[test]
+    fn parses_admin_levels_and_formats() {
+        let m = AdminLevels::parse("6=district, 8:street,10=community").unwrap();
+        assert_eq!(m.get(8), Some(Level::Street));
+        assert_eq!(m.get(9), None);
+        assert!(AdminLevels::parse("8=town").is_err());
+        assert!(AdminLevels::parse("x=street").is_err());
+        assert_eq!(AdminLevels::default().get(6), Some(Level::District));
+        assert_eq!(Format::parse("PBF"), Some(Format::OsmPbf));
+        assert_eq!(Format::parse("ndjson"), Some(Format::GeoJson));
+    }
+
+    #[test]
+    fn missing_file_and_wrong_combinations_are_errors() {
+        let err = read_file(
+            Path::new("/nonexistent/x.geojson"),
+            Format::Auto,
+            &Target::Layer(AssetLayer::Pois),
+            Crs::Wgs84,
+            "d",
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, IngestError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/x.geojson"), "{err}");
+
+        let pbf = std::fs::read(osm::tests::LIECHTENSTEIN).unwrap();
+        let err = read_bytes(
+            "li.pbf",
+            &pbf,
+            Format::Auto,
+            &Target::Layer(AssetLayer::Roads),
+            Crs::Gcj02,
+            "d",
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, IngestError::CrsNotApplicable { .. }), "{err}");
+        let err = read_bytes(
+            "a.geojson",
+            b"[]",
+            Format::Auto,
+            &Target::All(AdminLevels::default()),
+            Crs::Wgs84,
+            "d",
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, IngestError::UnsupportedTarget { .. }),
+            "{err}"
+        );
+        let err = read_bytes(
+            "a.geojson",
+            b" \n ",
+            Format::Auto,
+            &Target::Layer(AssetLayer::Pois),
+            Crs::Wgs84,
+            "d",
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, IngestError::Empty { .. }), "{err}");
+    }
+}

@@ -1,0 +1,341 @@
+//! "What is near here": one R-tree of bounding boxes per asset layer, a box query around the
+//! point, then the exact distance from the point to each candidate's geometry (not its box),
+//! in metres, with the nearest point on it. Measured here, a box query plus an exact filter is
+//! about twice as fast as rstar's `locate_within_distance` for this shape of data.
+
+use std::collections::HashMap;
+
+use geo::{BoundingRect, Coord, Geometry, Intersects, LineString, MultiPolygon, Polygon};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use super::metric::{nearest_on_segment, norm, LocalMetric};
+use super::LonLat;
+use crate::district::{Asset, AssetLayer};
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// Largest search radius accepted, in metres.
+pub const MAX_RADIUS_M: f64 = 2000.0;
+
+/// A search radius in metres, checked once at the edge: finite, > 0 and ≤ [`MAX_RADIUS_M`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Radius(f64);
+
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("radius_m must be a number of metres greater than 0 and at most {MAX_RADIUS_M}")]
+pub struct RadiusError;
+
+impl Radius {
+    pub fn parse(metres: f64) -> Result<Radius, RadiusError> {
+        if metres.is_finite() && metres > 0.0 && metres <= MAX_RADIUS_M {
+            Ok(Radius(metres))
+        } else {
+            Err(RadiusError)
+        }
+    }
+
+    pub fn metres(self) -> f64 {
+        self.0
+    }
+}
+
+/// An asset within the radius.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearbyAsset<'a> {
+    pub asset: &'a Asset,
+    /// Metres from the point to the asset's geometry (0 inside a polygon).
+    pub distance_m: f64,
+    /// The point of the asset's geometry nearest to the query point, lon/lat degrees.
+    pub nearest: Coord<f64>,
+}
+
+/// All assets of a district, indexed by layer.
+#[derive(Default)]
+pub struct AssetIndex {
+    assets: Vec<Asset>,
+    trees: HashMap<AssetLayer, RTree<Entry>>,
+    by_id: HashMap<(AssetLayer, String), u32>,
+}
+
+impl AssetIndex {
+    /// Bulk-loads one R-tree per layer.
+    pub fn new(assets: Vec<Asset>) -> AssetIndex {
+        let mut entries: HashMap<AssetLayer, Vec<Entry>> = HashMap::new();
+        let mut by_id = HashMap::with_capacity(assets.len());
+        for (i, a) in assets.iter().enumerate() {
+            let Some(r) = a.geometry.bounding_rect() else {
+                continue;
+            };
+            let i = i as u32;
+            by_id.insert((a.layer, a.id.clone()), i);
+            entries.entry(a.layer).or_default().push(GeomWithData::new(
+                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                i,
+            ));
+        }
+        let trees = entries
+            .into_iter()
+            .map(|(layer, e)| (layer, RTree::bulk_load(e)))
+            .collect();
+        AssetIndex {
+            assets,
+            trees,
+            by_id,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.assets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.assets.is_empty()
+    }
+
+    pub fn count(&self, layer: AssetLayer) -> usize {
+        self.trees.get(&layer).map_or(0, RTree::size)
+    }
+
+    pub fn get(&self, layer: AssetLayer, id: &str) -> Option<&Asset> {
+        self.by_id
+            .get(&(layer, id.to_string()))
+            .map(|&i| &self.assets[i as usize])
+    }
+
+    /// Assets of `layer` whose bounding box intersects the lon/lat box `min`–`max`.
+    pub fn in_box(
+        &self,
+        layer: AssetLayer,
+        min: [f64; 2],
+        max: [f64; 2],
+    ) -> impl Iterator<Item = &Asset> + '_ {
+        let envelope = AABB::from_corners(min, max);
+        self.trees
+            .get(&layer)
+            .into_iter()
+            .flat_map(move |tree| tree.locate_in_envelope_intersecting(&envelope))
+            .map(|entry| &self.assets[entry.data as usize])
+    }
+
+    /// Assets of `layers` whose geometry lies within `radius` of `at`, nearest first.
+    pub fn nearby(
+        &self,
+        at: LonLat,
+        radius: Radius,
+        layers: &[AssetLayer],
+    ) -> Vec<NearbyAsset<'_>> {
+        let origin = Coord {
+            x: at.lon(),
+            y: at.lat(),
+        };
+        let metric = LocalMetric::at(origin);
+        let (dlon, dlat) = metric.degrees_for(radius.metres());
+        let envelope = AABB::from_corners(
+            [origin.x - dlon, origin.y - dlat],
+            [origin.x + dlon, origin.y + dlat],
+        );
+        let mut found = Vec::new();
+        for layer in layers {
+            let Some(tree) = self.trees.get(layer) else {
+                continue;
+            };
+            for entry in tree.locate_in_envelope_intersecting(&envelope) {
+                let asset = &self.assets[entry.data as usize];
+                let (distance_m, nearest) = distance(&metric, origin, &asset.geometry);
+                if distance_m <= radius.metres() {
+                    found.push(NearbyAsset {
+                        asset,
+                        distance_m,
+                        nearest,
+                    });
+                }
+            }
+        }
+        found.sort_by(|a, b| {
+            a.distance_m
+                .total_cmp(&b.distance_m)
+                .then_with(|| a.asset.id.cmp(&b.asset.id))
+        });
+        found
+    }
+}
+
+/// Metres from `origin` to `geometry` and the nearest point on it (lon/lat).
+pub fn distance(
+    metric: &LocalMetric,
+    origin: Coord<f64>,
+    geometry: &Geometry<f64>,
+) -> (f64, Coord<f64>) {
+    let mut best = Best::default();
+    match geometry {
+        Geometry::Point(p) => best.vertex(metric.to_metres(p.0)),
+        Geometry::MultiPoint(mp) => mp.iter().for_each(|p| best.vertex(metric.to_metres(p.0))),
+        Geometry::LineString(l) => best.line(metric, l),
+        Geometry::MultiLineString(ml) => ml.iter().for_each(|l| best.line(metric, l)),
+        Geometry::Polygon(p) => best.polygon(metric, origin, p),
+        Geometry::MultiPolygon(mp) => mp.iter().for_each(|p| best.polygon(metric, origin, p)),
+        Geometry::Line(l) => best.segment(metric.to_metres(l.start), metric.to_metres(l.end)),
+        Geometry::Rect(r) => best.polygon(metric, origin, &r.to_polygon()),
+        Geometry::Triangle(t) => best.polygon(metric, origin, &t.to_polygon()),
+        Geometry::GeometryCollection(gc) => {
+            for g in gc {
+                let (d, n) = distance(metric, origin, g);
+                best.offer(d, metric.to_metres(n));
+            }
+        }
+    }
+    (best.distance, metric.to_degrees(best.nearest))
+}
+
+/// Metres from `origin` to a multipolygon (0 inside or on it) and the nearest point on it.
+pub fn distance_to_area(
+    metric: &LocalMetric,
+    origin: Coord<f64>,
+    area: &MultiPolygon<f64>,
+) -> (f64, Coord<f64>) {
+    let mut best = Best::default();
+    area.iter().for_each(|p| best.polygon(metric, origin, p));
+    (best.distance, metric.to_degrees(best.nearest))
+}
+
+struct Best {
+    distance: f64,
+    nearest: Coord<f64>,
+}
+
+impl Default for Best {
+    fn default() -> Self {
+        Best {
+            distance: f64::INFINITY,
+            nearest: Coord { x: 0.0, y: 0.0 },
+        }
+    }
+}
+
+impl Best {
+    #[inline]
+    fn offer(&mut self, d: f64, at: Coord<f64>) {
+        if d < self.distance {
+            self.distance = d;
+            self.nearest = at;
+        }
+    }
+
+    #[inline]
+    fn vertex(&mut self, m: Coord<f64>) {
+        self.offer(norm(m), m);
+    }
+
+    #[inline]
+    fn segment(&mut self, a: Coord<f64>, b: Coord<f64>) {
+        let n = nearest_on_segment(a, b);
+        self.offer(norm(n), n);
+    }
+
+    fn line(&mut self, metric: &LocalMetric, line: &LineString<f64>) {
+        let mut coords = line.0.iter().map(|&c| metric.to_metres(c));
+        let Some(mut prev) = coords.next() else {
+            return;
+        };
+        self.vertex(prev);
+        for c in coords {
+            self.segment(prev, c);
+            prev = c;
+        }
+    }
+
+    fn polygon(&mut self, metric: &LocalMetric, origin: Coord<f64>, p: &Polygon<f64>) {
+        if p.intersects(&origin) {
+            self.offer(0.0, Coord { x: 0.0, y: 0.0 });
+            return;
+        }
+        self.line(metric, p.exterior());
+        p.interiors().iter().for_each(|r| self.line(metric, r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{line_string, point, polygon};
+
+    fn asset(layer: AssetLayer, id: &str, geometry: Geometry<f64>) -> Asset {
+        Asset {
+            layer,
+            id: id.to_string(),
+            name: id.to_string(),
+            kind: "k".to_string(),
+            owner: "o".to_string(),
+            props: Default::default(),
+            geometry,
+        }
+    }
+
+    #[test]
+    fn distances_are_to_the_geometry_not_its_box_and_sorted() {
+        let m = LocalMetric::at(Coord { x: 113.1, y: 23.0 });
+        let (dlon, dlat) = m.degrees_for(1.0);
+        // A diagonal road whose box contains the point but whose line passes ~70 m away.
+        let diagonal =
+            line_string![(x: 113.1 - 100.0 * dlon, y: 23.0), (x: 113.1, y: 23.0 + 100.0 * dlat)];
+        let near_road = line_string![(x: 113.1 - 50.0 * dlon, y: 23.0 + 10.0 * dlat), (x: 113.1 + 50.0 * dlon, y: 23.0 + 10.0 * dlat)];
+        let building = polygon![
+            (x: 113.1 - 5.0 * dlon, y: 23.0 - 5.0 * dlat),
+            (x: 113.1 + 5.0 * dlon, y: 23.0 - 5.0 * dlat),
+            (x: 113.1 + 5.0 * dlon, y: 23.0 + 5.0 * dlat),
+            (x: 113.1 - 5.0 * dlon, y: 23.0 + 5.0 * dlat),
+        ];
+        let far_poi = point!(x: 113.1 + 300.0 * dlon, y: 23.0);
+        let idx = AssetIndex::new(vec![
+            asset(AssetLayer::Roads, "R-diag", diagonal.into()),
+            asset(AssetLayer::Roads, "R-near", near_road.into()),
+            asset(AssetLayer::Buildings, "B-1", building.into()),
+            asset(AssetLayer::Pois, "POI-far", far_poi.into()),
+        ]);
+        let at = LonLat::parse(113.1, 23.0).expect("valid");
+        let all = [AssetLayer::Roads, AssetLayer::Buildings, AssetLayer::Pois];
+        let found = idx.nearby(at, Radius::parse(50.0).expect("radius"), &all);
+        let ids: Vec<&str> = found.iter().map(|f| f.asset.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["B-1", "R-near"],
+            "the diagonal road is 70 m away though its box holds the point"
+        );
+        assert_eq!(found[0].distance_m, 0.0);
+        assert!(
+            (found[1].distance_m - 10.0).abs() < 0.01,
+            "{}",
+            found[1].distance_m
+        );
+        assert!((found[1].nearest.x - 113.1).abs() < 1e-9);
+
+        let wide = idx.nearby(at, Radius::parse(400.0).expect("radius"), &all);
+        let diag = wide
+            .iter()
+            .find(|f| f.asset.id == "R-diag")
+            .expect("diagonal");
+        assert!(
+            (diag.distance_m - 100.0 / 2f64.sqrt()).abs() < 0.1,
+            "{}",
+            diag.distance_m
+        );
+        assert_eq!(wide.last().map(|f| f.asset.id.as_str()), Some("POI-far"));
+        assert!(idx
+            .nearby(
+                at,
+                Radius::parse(50.0).expect("radius"),
+                &[AssetLayer::Pipelines]
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn radius_is_checked() {
+        assert!(Radius::parse(250.0).is_ok());
+        assert!(Radius::parse(2000.0).is_ok());
+        for bad in [0.0, -1.0, 2000.5, f64::NAN, f64::INFINITY] {
+            assert_eq!(Radius::parse(bad), Err(RadiusError));
+        }
+    }
+}

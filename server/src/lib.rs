@@ -13,6 +13,7 @@ pub mod live;
 pub mod sim;
 pub mod spatial;
 pub mod store;
+pub mod tiles;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub hub: Hub,
     pub incidents: Incidents,
     pub spatial: Arc<Spatial>,
+    /// Vector tiles already built from `spatial`.
+    pub tiles: Arc<tiles::TileCache>,
     pub map: Arc<MapLayers>,
     pub leptos: LeptosOptions,
 }
@@ -167,6 +170,7 @@ pub async fn run(
         hub,
         incidents,
         spatial,
+        tiles: Arc::new(tiles::TileCache::new(256 << 20, 20_000)),
         map,
         leptos,
     };

@@ -252,3 +252,76 @@ async fn a_new_incident_carries_its_chain_surroundings_and_proposed_department()
     assert_eq!(at_seam["responsibility"]["review_required"], true);
     server.stop().await;
 }
+
+/// The slippy-map tile holding a point.
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let lat = lat.to_radians();
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
+        as u32;
+    (x, y)
+}
+
+#[tokio::test]
+async fn vector_tiles_are_served_from_the_index() {
+    let server = TestServer::start().await.expect("server");
+    let (lon, lat, _) = point_in_grid(&server, 120).await.expect("grid");
+    let (x, y) = tile_of(lon, lat, 14);
+    for layer in ["buildings", "roads", "pipelines", "jurisdictions"] {
+        let r = reqwest::get(server.url(&format!("/tiles/{layer}/14/{x}/{y}.mvt")))
+            .await
+            .expect("tile");
+        assert_eq!(r.status(), StatusCode::OK, "{layer}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/vnd.mapbox-vector-tile"
+        );
+        let body = r.bytes().await.expect("body");
+        assert!(body.len() > 100, "{layer}: {} bytes", body.len());
+        // The layer's name is in the tile (field 1 of the layer message is its name).
+        assert!(
+            body.windows(layer.len()).any(|w| w == layer.as_bytes()),
+            "{layer} named in its tile"
+        );
+    }
+    // Buildings are thinned out at low zoom: a z10 tile holds none.
+    let (x10, y10) = tile_of(lon, lat, 10);
+    let low = reqwest::get(server.url(&format!("/tiles/buildings/10/{x10}/{y10}.mvt")))
+        .await
+        .expect("tile");
+    assert_eq!(low.status(), StatusCode::OK);
+    assert!(low.bytes().await.expect("body").is_empty());
+    for (path, status, code) in [
+        (
+            "/tiles/rivers/14/1/1.mvt",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/tiles/roads/14/1/1.png",
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+        ),
+        (
+            "/tiles/roads/30/1/1.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_tile",
+        ),
+        (
+            "/tiles/roads/3/99/1.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_tile",
+        ),
+        (
+            "/tiles/roads/x/1/1.mvt",
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+        ),
+    ] {
+        let (s, body) = get(&server, path).await;
+        assert_eq!(s, status, "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+    server.stop().await;
+}

@@ -25,6 +25,8 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -44,7 +46,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            Error::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Error::Store(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

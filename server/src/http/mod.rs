@@ -6,6 +6,7 @@ mod incidents;
 mod live;
 pub mod map;
 mod spatial;
+mod tiles;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(live::upgrade))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .nest("/api/v1", api)
         .nest_service(
             "/pkg",

@@ -1,7 +1,7 @@
 //! Build orchestration: `cargo xtask <command>`.
 //!
 //! - `build [--release]`  wasm (hydrate) + wasm-bindgen into target/site/pkg, CSS, assets, server
-//! - `serve [--dev] [ARGS…]`  build, then run `onegrid serve` with ARGS (release unless --dev)
+//! - `serve [--release] [ARGS…]`  build, then run `onegrid serve` with ARGS
 //! - `test`  lint (fmt, clippy for ssr and hydrate), build the site, run every test
 //! - `lint`  fmt check and clippy with -D warnings for both feature sets
 //! - `bench-live [ARGS…]`  POST → WebSocket latency with many clients (release)
@@ -61,7 +61,12 @@ struct Workspace {
 
 impl Workspace {
     fn locate() -> Result<Workspace> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // At run time `cargo run` names this checkout's xtask; the compile-time path can belong to
+        // another checkout sharing the target dir.
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest
             .parent()
             .context("xtask lives in the workspace")?
             .to_path_buf();
@@ -174,13 +179,11 @@ impl Workspace {
     }
 
     fn serve(&self, args: &[String]) -> Result<()> {
-        let profile = if args.iter().any(|a| a == "--dev") {
-            Profile::Dev
-        } else {
-            Profile::Release
-        };
+        // The dev profile (dependencies optimised) builds in a fraction of the time; --release for
+        // a deployment.
+        let profile = profile(args, "--release");
         self.build(profile)?;
-        let passthrough: Vec<&String> = args.iter().filter(|a| *a != "--dev").collect();
+        let passthrough: Vec<&String> = args.iter().filter(|a| *a != "--release").collect();
         step("starting onegrid (Ctrl-C stops it)");
         let status = Command::new(self.server_binary(profile))
             .current_dir(&self.root)

@@ -42,8 +42,57 @@ pub struct Asset {
     /// Code of the owning or maintaining [`Department`].
     pub owner: String,
     /// Layer-specific attributes (address, floors, depth_m, diameter_mm, …).
-    pub props: serde_json::Map<String, serde_json::Value>,
+    pub props: Props,
     pub geometry: Geometry<f64>,
+}
+
+/// Layer-specific attributes of an asset (address, floors, depth_m, …): a JSON object kept as
+/// its compact text. A district holds up to millions of assets, and as text these take tens of
+/// bytes each where a parsed map takes hundreds; they are read rarely (a tile's pipeline depth,
+/// an answer's details), so they are parsed when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Props(Box<str>);
+
+impl Default for Props {
+    fn default() -> Self {
+        Props("{}".into())
+    }
+}
+
+impl Props {
+    /// Takes stored JSON text as it is, after checking that it is one JSON object.
+    pub fn from_json(text: &str) -> Result<Props, String> {
+        let ok = text.trim_start().starts_with('{')
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        if ok {
+            Ok(Props(text.into()))
+        } else {
+            Err(format!("asset props are not a JSON object: {text:?}"))
+        }
+    }
+
+    /// The compact JSON text of the object.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        self.to_map().remove(key)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.to_map().contains_key(key)
+    }
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for Props {
+    fn from(map: serde_json::Map<String, serde_json::Value>) -> Props {
+        Props(serde_json::Value::Object(map).to_string().into())
+    }
 }
 
 /// Everything that describes one district.

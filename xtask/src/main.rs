@@ -5,6 +5,8 @@
 //! - `test`  lint (fmt, clippy for ssr and hydrate), build the site, run every test
 //! - `lint`  fmt check and clippy with -D warnings for both feature sets
 //! - `bench-live [ARGS…]`  POST → WebSocket latency with many clients (release)
+//! - `bench-spatial [ARGS…]`  the spatial engine against PostGIS on a 1M-feature district
+//!   (release; needs PostgreSQL with PostGIS)
 //! - `import [ARGS…]`  `onegrid import ARGS` (release): GeoJSON or OSM PBF into the data dir
 //!
 //! On a fresh machine it adds the wasm32 target and installs wasm-bindgen-cli at exactly the
@@ -30,10 +32,11 @@ fn main() -> Result<()> {
         "test" => ws.test(&rest),
         "lint" => ws.lint(),
         "bench-live" => ws.bench_live(&rest),
+        "bench-spatial" => ws.bench_spatial(&rest),
         "import" => ws.import(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build [--release] | serve [--dev] [ARGS…] | test | lint | bench-live [ARGS…] | import [ARGS…]>"
+                "usage: cargo xtask <build [--release] | serve [--release] [ARGS…] | test | lint | bench-live [ARGS…] | bench-spatial [ARGS…] | import [ARGS…]>"
             );
             std::process::exit(2);
         }
@@ -260,6 +263,29 @@ impl Workspace {
         run(
             Command::new(self.target.join("release").join("live-latency"))
                 .current_dir(&self.root)
+                .args(args),
+        )
+    }
+
+    fn bench_spatial(&self, args: &[String]) -> Result<()> {
+        step("building the spatial bench and onegrid (release)");
+        run(self.cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "onegrid-tests",
+            "--bin",
+            "spatial-vs-postgis",
+            "-p",
+            "onegrid-server",
+            "--bin",
+            "onegrid",
+        ]))?;
+        run(
+            Command::new(self.target.join("release").join("spatial-vs-postgis"))
+                .current_dir(&self.root)
+                .arg("--server-bin")
+                .arg(self.server_binary(Profile::Release))
                 .args(args),
         )
     }

@@ -962,7 +962,7 @@ fn convert_feature(
                 kind: take_first(&mut props, &KIND_KEYS).unwrap_or_else(|| "unknown".into()),
                 owner: take_first(&mut props, &OWNER_KEYS)
                     .unwrap_or_else(|| default_owner.to_string()),
-                props,
+                props: props.into(),
                 geometry: cleaned.geometry,
             };
             out.asset(&label, asset, cleaned.repairs);
@@ -1092,7 +1092,7 @@ mod tests {
             ("B-1", "一号楼", "residential")
         );
         assert_eq!(b1.owner, "housing");
-        assert_eq!(b1.props.get("floors"), Some(&Value::from(6)));
+        assert_eq!(b1.props.get("floors"), Some(Value::from(6)));
         assert!(!b1.props.contains_key("name") && !b1.props.contains_key("department"));
         assert_eq!(
             (b2.id.as_str(), b2.name.as_str(), b2.kind.as_str()),
@@ -1100,7 +1100,7 @@ mod tests {
         );
         assert_eq!(b2.owner, "urban_mgmt");
         assert_eq!((b3.id.as_str(), b3.kind.as_str()), ("B-2", "unknown"));
-        assert_eq!(b3.props.get("note"), Some(&Value::from("no id")));
+        assert_eq!(b3.props.get("note"), Some(Value::from("no id")));
         assert!(matches!(b3.geometry, Geometry::Polygon(_)));
 
         // Jurisdictions: code, name, parent; level from the target or a property.
@@ -1173,9 +1173,9 @@ mod tests {
         assert_eq!(got.assets[0].name, "ok");
         assert_eq!(
             got.assets[0].props.get("note"),
-            Some(&Value::from("NaN stays text"))
+            Some(Value::from("NaN stays text"))
         );
-        assert_eq!(got.assets[0].props.get("v"), Some(&Value::Null));
+        assert_eq!(got.assets[0].props.get("v"), Some(Value::Null));
         let rejected: Vec<_> = got.rejected().collect();
         assert_eq!(rejected.len(), 4, "{rejected:?}");
         assert!(rejected.iter().all(|i| i.file == "test.geojson"));

@@ -413,7 +413,7 @@ fn build_way(out: &mut Collector, way: &WayInfo, nodes: &HashMap<i64, Coord>, ow
             name: name.to_string(),
             kind: kind.to_string(),
             owner: owner.to_string(),
-            props: props_of(&way.tags, format!("way/{}", way.id)),
+            props: props_of(&way.tags, format!("way/{}", way.id)).into(),
             geometry,
         };
         match layer {
@@ -647,7 +647,7 @@ fn build_relation(
                 name,
                 kind: tag(&rel.tags, "building").unwrap_or("yes").to_string(),
                 owner: owner.to_string(),
-                props: props_of(&rel.tags, format!("relation/{}", rel.id)),
+                props: props_of(&rel.tags, format!("relation/{}", rel.id)).into(),
                 geometry: single_or_multi(mp),
             };
             out.asset(&feature, asset, repairs);

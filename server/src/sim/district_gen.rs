@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
 
-use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level};
+use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level, Props};
 
 // ---------------------------------------------------------------------------------------------
 // Extent and lattice
@@ -640,6 +640,15 @@ const BUILDING_KINDS: [&str; 6] = [
 
 /// Generates the demo district for `seed`. The same seed always gives the same district.
 pub fn generate(seed: u64) -> District {
+    generate_dense(seed, 1)
+}
+
+/// Like [`generate`], with every building plot split into `density` × `density` smaller
+/// buildings (a denser city for benchmarks: density 3 gives ~1.3 million assets). Density 1 is
+/// [`generate`]; the jurisdictions and the road and pipeline network do not depend on it (their
+/// attributes and the POIs, drawn from the seed after the buildings, may).
+pub fn generate_dense(seed: u64, density: usize) -> District {
+    let density = density.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let departments = make_departments(&mut rng);
     let lattice = Lattice::new(&mut rng);
@@ -655,7 +664,7 @@ pub fn generate(seed: u64) -> District {
     };
     let network = RoadNetwork::new(&plan, &mut rng);
 
-    let mut assets = make_buildings(&plan, &network, &mut rng);
+    let mut assets = make_buildings(&plan, &network, density, &mut rng);
     let (roads, pipelines) = make_roads_and_pipelines(&plan, &network, &mut rng);
     assets.extend(roads);
     assets.extend(pipelines);
@@ -1723,11 +1732,12 @@ fn unique_name(
     }
 }
 
-fn props(pairs: &[(&str, Value)]) -> Map<String, Value> {
+fn props(pairs: &[(&str, Value)]) -> Props {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
 /// One road asset per block edge, its pipelines a few metres into the blocks beside it.
@@ -1864,7 +1874,12 @@ fn make_roads_and_pipelines(
 // ---------------------------------------------------------------------------------------------
 
 /// Quads inside every block, aligned with it, with a margin from the block's roads.
-fn make_buildings(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<Asset> {
+fn make_buildings(
+    plan: &Plan,
+    net: &RoadNetwork,
+    density: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Asset> {
     const MARGIN: f64 = 0.15;
     let mut out = Vec::new();
     let mut house_no = vec![0u32; net.routes.len()];
@@ -1895,6 +1910,7 @@ fn make_buildings(plan: &Plan, net: &RoadNetwork, rng: &mut ChaCha8Rng) -> Vec<A
                 _ => (2, 3, 0.9, (0.55, 0.8)),
             };
             let urban_village = block_kind == 0 && nx == 4 && ny == 4;
+            let (nx, ny) = (nx * density, ny * density);
             let q = plan.lattice.block(fi, fj);
             let road_idx = net.ew[fj * (FX - 1) + fi];
             let road = net.ew_route(fi, fj).map_or("", |r| r.name.as_str());
@@ -2267,14 +2283,50 @@ mod tests {
         }
         for a in &d.assets {
             (&a.id, &a.name, &a.kind, &a.owner, a.layer).hash(&mut h);
-            serde_json::Value::Object(a.props.clone())
-                .to_string()
-                .hash(&mut h);
+            a.props.as_json().to_string().hash(&mut h);
             for p in a.geometry.coords_iter() {
                 (p.x.to_bits(), p.y.to_bits()).hash(&mut h);
             }
         }
         h.finish()
+    }
+
+    #[test]
+    fn density_splits_only_the_buildings() {
+        let base = seed1();
+        let dense = generate_dense(1, 2);
+        assert!(dense.jurisdictions == base.jurisdictions);
+        let count =
+            |d: &District, layer: AssetLayer| d.assets.iter().filter(|a| a.layer == layer).count();
+        // The same network (attributes drawn later from the seed may differ).
+        for layer in [AssetLayer::Roads, AssetLayer::Pipelines] {
+            assert_eq!(count(&dense, layer), count(base, layer), "{layer:?}");
+        }
+        assert!(count(&dense, AssetLayer::Pois) > 250);
+        let (b1, b2) = (
+            count(base, AssetLayer::Buildings),
+            count(&dense, AssetLayer::Buildings),
+        );
+        // Four plots for one, each kept with the same probability.
+        let ratio = b2 as f64 / b1 as f64;
+        assert!((3.8..4.2).contains(&ratio), "{b1} → {b2}");
+        // Dense buildings still sit inside the district.
+        let outline = &base
+            .jurisdictions_at(Level::District)
+            .next()
+            .unwrap()
+            .geometry;
+        let buildings = dense
+            .assets
+            .iter()
+            .filter(|a| a.layer == AssetLayer::Buildings);
+        for a in buildings.step_by(997) {
+            assert!(
+                outline.relate(&a.geometry).is_contains(),
+                "{} outside",
+                a.id
+            );
+        }
     }
 
     #[test]
@@ -2555,8 +2607,14 @@ mod tests {
                 AssetLayer::Buildings => {
                     assert!(a.id.starts_with("B-") && matches!(a.geometry, Geometry::Polygon(_)));
                     assert!(BUILDING_KINDS.contains(&a.kind.as_str()));
-                    assert!(a.props["floors"].as_i64().unwrap() >= 1);
-                    assert!(a.props["address"].as_str().unwrap().ends_with('号'));
+                    assert!(a.props.get("floors").unwrap().as_i64().unwrap() >= 1);
+                    assert!(a
+                        .props
+                        .get("address")
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .ends_with('号'));
                 }
                 AssetLayer::Roads => {
                     assert!(
@@ -2564,7 +2622,7 @@ mod tests {
                     );
                     assert!(["trunk", "primary", "secondary", "tertiary", "residential"]
                         .contains(&a.kind.as_str()));
-                    assert!(a.props["lanes"].as_i64().unwrap() >= 1);
+                    assert!(a.props.get("lanes").unwrap().as_i64().unwrap() >= 1);
                 }
                 AssetLayer::Pipelines => {
                     assert!(
@@ -2572,9 +2630,9 @@ mod tests {
                     );
                     assert!(["water_supply", "drainage", "gas", "power", "telecom"]
                         .contains(&a.kind.as_str()));
-                    let depth = a.props["depth_m"].as_f64().unwrap();
+                    let depth = a.props.get("depth_m").unwrap().as_f64().unwrap();
                     assert!((0.5..=4.0).contains(&depth));
-                    assert!(a.props["diameter_mm"].as_i64().unwrap() > 0);
+                    assert!(a.props.get("diameter_mm").unwrap().as_i64().unwrap() > 0);
                 }
                 AssetLayer::Pois => {
                     assert!(a.id.starts_with("POI-") && matches!(a.geometry, Geometry::Point(_)));

@@ -34,6 +34,11 @@ impl LocalMetric {
         }
     }
 
+    /// The point distances are measured from.
+    pub fn origin(&self) -> Coord<f64> {
+        self.origin
+    }
+
     /// Metres east and north of the origin.
     #[inline]
     pub fn to_metres(&self, c: Coord<f64>) -> Coord<f64> {

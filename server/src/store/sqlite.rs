@@ -18,7 +18,7 @@ use super::codec::{geometry_from_text, geometry_to_text, time_from_text, time_to
 use super::{
     IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StatusChange, StoreError,
 };
-use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level};
+use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level, Props};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -228,30 +228,28 @@ impl SqliteStore {
     }
 
     pub async fn load_assets(&self, layer: AssetLayer) -> Result<Vec<Asset>> {
-        let rows = sqlx::query(
+        use futures_util::TryStreamExt;
+        // Row by row: a million rows held at once would double the memory of loading.
+        let mut rows = sqlx::query(
             "SELECT id, name, kind, owner, props, geometry FROM assets WHERE layer = ? ORDER BY id",
         )
         .bind(layer.as_str())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let props: String = r.try_get("props")?;
-                let props = match serde_json::from_str(&props) {
-                    Ok(serde_json::Value::Object(m)) => m,
-                    _ => return Err(StoreError::Corrupt(format!("asset props {props:?}"))),
-                };
-                Ok(Asset {
-                    layer,
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    kind: r.try_get("kind")?,
-                    owner: r.try_get("owner")?,
-                    props,
-                    geometry: geometry_from_text(r.try_get("geometry")?)?,
-                })
-            })
-            .collect()
+        .fetch(&self.reader);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let props: &str = r.try_get("props")?;
+            out.push(Asset {
+                layer,
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                owner: r.try_get("owner")?,
+                props: Props::from_json(props).map_err(StoreError::Corrupt)?,
+                geometry: geometry_from_text(r.try_get("geometry")?)?,
+            });
+        }
+        out.shrink_to_fit();
+        Ok(out)
     }
 
     pub async fn report_incident(
@@ -445,7 +443,7 @@ async fn insert_assets(
                 .push_bind(&a.name)
                 .push_bind(&a.kind)
                 .push_bind(&a.owner)
-                .push_bind(serde_json::Value::Object(a.props.clone()).to_string())
+                .push_bind(a.props.as_json())
                 .push_bind(geometry_to_text(&a.geometry));
         });
         q.build().execute(&mut **tx).await?;

@@ -144,7 +144,11 @@ pub fn tile(
             continue;
         };
         let depth = match layer {
-            AssetLayer::Pipelines => asset.props.get("depth_m").and_then(Value::from_json),
+            AssetLayer::Pipelines => asset
+                .props
+                .get("depth_m")
+                .as_ref()
+                .and_then(Value::from_json),
             _ => None,
         };
         let base = [

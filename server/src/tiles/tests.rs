@@ -107,9 +107,10 @@ fn points_lines_and_polygons_decode_to_their_tile_coordinates() {
         "gas",
         line(&[(10.0, 20.0), (30.0, 20.0)]),
     );
-    pipe.props.insert("depth_m".into(), serde_json::json!(1.5));
-    pipe.props
-        .insert("diameter_mm".into(), serde_json::json!(200));
+    let mut props = serde_json::Map::new();
+    props.insert("depth_m".into(), serde_json::json!(1.5));
+    props.insert("diameter_mm".into(), serde_json::json!(200));
+    pipe.props = props.into();
     let index = AssetIndex::new(vec![
         asset(
             AssetLayer::Pois,

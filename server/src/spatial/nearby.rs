@@ -69,7 +69,7 @@ pub struct NearbyAsset<'a> {
 #[derive(Default)]
 pub struct AssetIndex {
     assets: Vec<Asset>,
-    trees: HashMap<AssetLayer, Tree>,
+    layers: HashMap<AssetLayer, LayerIndex>,
     /// Positions in `assets` by (layer, id), hashed without copying the ids.
     by_id: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -113,19 +113,20 @@ impl AssetIndex {
                 }
                 table
             });
-            let trees: Vec<_> = entries
+            let assets = &assets;
+            let layers: Vec<_> = entries
                 .into_iter()
-                .map(|(layer, e)| (layer, s.spawn(move || Tree::bulk_load_with_params(e))))
+                .map(|(layer, e)| (layer, s.spawn(move || LayerIndex::build(e, assets))))
                 .collect();
-            let trees = trees
+            let layers = layers
                 .into_iter()
                 .map(|(layer, t)| (layer, join(t)))
                 .collect();
-            (trees, join(ids))
+            (layers, join(ids))
         });
         AssetIndex {
             assets,
-            trees,
+            layers: trees,
             by_id,
             hasher,
         }
@@ -140,7 +141,7 @@ impl AssetIndex {
     }
 
     pub fn count(&self, layer: AssetLayer) -> usize {
-        self.trees.get(&layer).map_or(0, Tree::size)
+        self.layers.get(&layer).map_or(0, |l| l.tree.size())
     }
 
     pub fn get(&self, layer: AssetLayer, id: &str) -> Option<&Asset> {
@@ -161,11 +162,15 @@ impl AssetIndex {
         max: [f64; 2],
     ) -> impl Iterator<Item = &Asset> + '_ {
         let envelope = AABB::from_corners(min, max);
-        self.trees
+        self.layers
             .get(&layer)
             .into_iter()
-            .flat_map(move |tree| tree.locate_in_envelope_intersecting(&envelope))
-            .map(|entry| &self.assets[entry.data as usize])
+            .flat_map(move |l| {
+                l.tree
+                    .locate_in_envelope_intersecting(&envelope)
+                    .map(|entry| l.shapes[entry.data as usize].asset)
+            })
+            .map(|asset| &self.assets[asset as usize])
     }
 
     /// Assets of `layers` whose geometry lies within `radius` of `at`, nearest first.
@@ -188,10 +193,10 @@ impl AssetIndex {
         let r = radius.metres();
         let mut found = Vec::new();
         for layer in layers {
-            let Some(tree) = self.trees.get(layer) else {
+            let Some(index) = self.layers.get(layer) else {
                 continue;
             };
-            for entry in tree.locate_in_envelope_intersecting(&envelope) {
+            for entry in index.tree.locate_in_envelope_intersecting(&envelope) {
                 // The query box is a square around the circle: skip boxes in its corners.
                 let b = entry.geom();
                 let (lo, hi) = (b.lower(), b.upper());
@@ -200,11 +205,11 @@ impl AssetIndex {
                 if dx * dx + dy * dy > r * r {
                     continue;
                 }
-                let asset = &self.assets[entry.data as usize];
-                let (distance_m, nearest) = distance(&metric, origin, &asset.geometry);
+                let shape = index.shapes[entry.data as usize];
+                let (distance_m, nearest) = index.distance(&metric, shape);
                 if distance_m <= r {
                     found.push(NearbyAsset {
-                        asset,
+                        asset: &self.assets[shape.asset as usize],
                         distance_m,
                         nearest,
                     });
@@ -221,6 +226,140 @@ impl AssetIndex {
     }
 }
 
+/// One layer's R-tree, with a copy of its geometries' vertices laid out in the tree's order:
+/// the candidates of one query sit together in memory rather than scattered over a million
+/// assets, which is what makes the exact-distance pass fast.
+#[derive(Default)]
+struct LayerIndex {
+    /// Boxes; an entry's data is its slot in `shapes`.
+    tree: Tree,
+    shapes: Vec<Shape>,
+    parts: Vec<Part>,
+    coords: Vec<Coord<f64>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Position of the asset in [`AssetIndex::assets`].
+    asset: u32,
+    /// Its parts: `parts[first_part..first_part + part_count]`.
+    first_part: u32,
+    part_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartKind {
+    Points,
+    Line,
+    /// The outer ring of a polygon; the holes that follow belong to it.
+    Exterior,
+    Hole,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    kind: PartKind,
+    /// Its vertices: `coords[start..end]`.
+    start: u32,
+    end: u32,
+}
+
+impl LayerIndex {
+    fn build(entries: Vec<Entry>, assets: &[Asset]) -> LayerIndex {
+        let mut tree = Tree::bulk_load_with_params(entries);
+        let mut out = LayerIndex {
+            shapes: Vec::with_capacity(tree.size()),
+            ..Default::default()
+        };
+        // Walk the tree in its own order, so neighbours in the tree are neighbours in memory.
+        for entry in tree.iter_mut() {
+            let asset = entry.data;
+            let first_part = out.parts.len() as u32;
+            out.push_geometry(&assets[asset as usize].geometry);
+            entry.data = out.shapes.len() as u32;
+            out.shapes.push(Shape {
+                asset,
+                first_part,
+                part_count: out.parts.len() as u32 - first_part,
+            });
+        }
+        out.tree = tree;
+        out.parts.shrink_to_fit();
+        out.coords.shrink_to_fit();
+        out
+    }
+
+    fn push_part(&mut self, kind: PartKind, coords: impl IntoIterator<Item = Coord<f64>>) {
+        let start = self.coords.len() as u32;
+        self.coords.extend(coords);
+        self.parts.push(Part {
+            kind,
+            start,
+            end: self.coords.len() as u32,
+        });
+    }
+
+    fn push_polygon(&mut self, p: &Polygon<f64>) {
+        self.push_part(PartKind::Exterior, p.exterior().0.iter().copied());
+        for hole in p.interiors() {
+            self.push_part(PartKind::Hole, hole.0.iter().copied());
+        }
+    }
+
+    fn push_geometry(&mut self, g: &Geometry<f64>) {
+        match g {
+            Geometry::Point(p) => self.push_part(PartKind::Points, [p.0]),
+            Geometry::MultiPoint(mp) => self.push_part(PartKind::Points, mp.iter().map(|p| p.0)),
+            Geometry::Line(l) => self.push_part(PartKind::Line, [l.start, l.end]),
+            Geometry::LineString(l) => self.push_part(PartKind::Line, l.0.iter().copied()),
+            Geometry::MultiLineString(ml) => {
+                for l in ml {
+                    self.push_part(PartKind::Line, l.0.iter().copied());
+                }
+            }
+            Geometry::Polygon(p) => self.push_polygon(p),
+            Geometry::MultiPolygon(mp) => mp.iter().for_each(|p| self.push_polygon(p)),
+            Geometry::Rect(r) => self.push_polygon(&r.to_polygon()),
+            Geometry::Triangle(t) => self.push_polygon(&t.to_polygon()),
+            Geometry::GeometryCollection(gc) => gc.iter().for_each(|g| self.push_geometry(g)),
+        }
+    }
+
+    /// Metres from the metric's origin to the shape, and the nearest point on it (lon/lat);
+    /// the same answer as [`distance`] on the asset's geometry.
+    fn distance(&self, metric: &LocalMetric, shape: Shape) -> (f64, Coord<f64>) {
+        let mut best = Best::default();
+        let parts =
+            &self.parts[shape.first_part as usize..(shape.first_part + shape.part_count) as usize];
+        // Whether the origin is inside the polygon whose rings are being read.
+        let mut polygon_inside = false;
+        let mut inside_any = false;
+        for part in parts {
+            let coords = &self.coords[part.start as usize..part.end as usize];
+            match part.kind {
+                PartKind::Points => coords
+                    .iter()
+                    .for_each(|&c| best.offer_m(metric.to_metres(c))),
+                PartKind::Line => best.line_coords(metric, coords),
+                PartKind::Exterior => {
+                    inside_any |= polygon_inside;
+                    polygon_inside = best.ring_coords(metric, coords);
+                }
+                PartKind::Hole => {
+                    if best.ring_coords(metric, coords) {
+                        polygon_inside = false;
+                    }
+                }
+            }
+        }
+        if inside_any || polygon_inside {
+            best.d2 = 0.0;
+            best.nearest = Coord { x: 0.0, y: 0.0 };
+        }
+        best.result(metric)
+    }
+}
+
 /// The result of a scoped thread; its panic, if any, goes on in the caller.
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -229,7 +368,10 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 }
 
 /// Metres from `origin` (the metric's origin) to `geometry` and the nearest point on it
-/// (lon/lat); 0 inside a polygon.
+/// (lon/lat); 0 inside a polygon. The index answers from its flat copy of the vertices
+/// ([`LayerIndex::distance`]); this is the same computation on a geometry, which the tests
+/// hold it to.
+#[cfg(test)]
 pub fn distance(
     metric: &LocalMetric,
     origin: Coord<f64>,
@@ -305,8 +447,13 @@ impl Best {
         self.offer_m(nearest_on_segment(a, b));
     }
 
+    #[cfg(test)]
     fn line(&mut self, metric: &LocalMetric, line: &LineString<f64>) {
-        let mut coords = line.0.iter().map(|&c| metric.to_metres(c));
+        self.line_coords(metric, &line.0);
+    }
+
+    fn line_coords(&mut self, metric: &LocalMetric, line: &[Coord<f64>]) {
+        let mut coords = line.iter().map(|&c| metric.to_metres(c));
         let Some(mut prev) = coords.next() else {
             return;
         };
@@ -317,17 +464,30 @@ impl Best {
         }
     }
 
-    /// Distance to a ring's edges; returns whether the origin is inside the ring (crossing
-    /// number; a point on an edge is at distance 0 either way).
     fn ring(&mut self, metric: &LocalMetric, ring: &LineString<f64>) -> bool {
-        let mut coords = ring.0.iter().map(|&c| metric.to_metres(c));
+        self.ring_coords(metric, &ring.0)
+    }
+
+    /// Distance to a ring's edges; returns whether the origin is inside the ring (crossing
+    /// number; a point on an edge is at distance 0 either way). The ring may or may not repeat
+    /// its first vertex at the end.
+    fn ring_coords(&mut self, metric: &LocalMetric, ring: &[Coord<f64>]) -> bool {
+        let (Some(&first), Some(&last)) = (ring.first(), ring.last()) else {
+            return false;
+        };
+        let closing = (first != last).then_some(first);
+        let mut coords = ring
+            .iter()
+            .copied()
+            .chain(closing)
+            .map(|c| metric.to_metres(c));
         let Some(first) = coords.next() else {
             return false;
         };
         let mut inside = false;
         let mut prev = first;
         self.offer_m(prev);
-        for c in coords.chain(std::iter::once(first)) {
+        for c in coords {
             if (prev.y > 0.0) != (c.y > 0.0)
                 && prev.x - prev.y * (c.x - prev.x) / (c.y - prev.y) > 0.0
             {
@@ -426,6 +586,84 @@ mod tests {
                 &[AssetLayer::Pipelines]
             )
             .is_empty());
+    }
+
+    #[test]
+    fn the_flat_copy_answers_like_the_geometry_for_every_kind() {
+        use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon};
+        let m = LocalMetric::at(Coord { x: 113.1, y: 23.0 });
+        let (dlon, dlat) = m.degrees_for(1.0);
+        let c = |x: f64, y: f64| Coord {
+            x: 113.1 + x * dlon,
+            y: 23.0 + y * dlat,
+        };
+        let square = |x0: f64, y0: f64, s: f64| {
+            LineString::new(vec![
+                c(x0, y0),
+                c(x0 + s, y0),
+                c(x0 + s, y0 + s),
+                c(x0, y0 + s),
+                c(x0, y0),
+            ])
+        };
+        // A courtyard building: the point at (0, 0) sits in its hole.
+        let courtyard = Polygon::new(square(-20.0, -20.0, 40.0), vec![square(-5.0, -5.0, 10.0)]);
+        let two_blocks = MultiPolygon::new(vec![
+            Polygon::new(square(30.0, 30.0, 10.0), vec![]),
+            Polygon::new(square(-3.0, 60.0, 6.0), vec![]),
+        ]);
+        let geometries: Vec<Geometry<f64>> = vec![
+            courtyard.into(),
+            two_blocks.into(),
+            MultiLineString::new(vec![
+                LineString::new(vec![c(-100.0, 7.0), c(100.0, 7.0)]),
+                LineString::new(vec![c(3.0, -90.0), c(3.0, -30.0)]),
+            ])
+            .into(),
+            MultiPoint::new(vec![geo::Point(c(40.0, -40.0)), geo::Point(c(-8.0, 1.0))]).into(),
+            geo::Line::new(c(-50.0, -50.0), c(50.0, -45.0)).into(),
+        ];
+        let assets: Vec<Asset> = geometries
+            .iter()
+            .enumerate()
+            .map(|(i, g)| asset(AssetLayer::Buildings, &format!("A-{i}"), g.clone()))
+            .collect();
+        let idx = AssetIndex::new(assets.clone());
+        let r = Radius::parse(2000.0).expect("radius");
+        for (x, y) in [
+            (0.0, 0.0),
+            (-10.0, 0.0),
+            (35.0, 35.0),
+            (0.0, 62.0),
+            (3.0, -60.0),
+            (90.0, 90.0),
+        ] {
+            let at = LonLat::parse(c(x, y).x, c(x, y).y).expect("valid");
+            let origin = c(x, y);
+            let metric = LocalMetric::at(origin);
+            let found = idx.nearby(at, r, &[AssetLayer::Buildings]);
+            assert_eq!(found.len(), assets.len());
+            for f in found {
+                let (d, n) = distance(&metric, origin, &f.asset.geometry);
+                assert_eq!(f.distance_m, d, "{} at ({x}, {y})", f.asset.id);
+                assert_eq!(f.nearest, n, "{} at ({x}, {y})", f.asset.id);
+            }
+        }
+        // Inside the hole the courtyard is 5 m away; inside its ring it is at 0.
+        let at = |x: f64, y: f64| LonLat::parse(c(x, y).x, c(x, y).y).expect("valid");
+        let d = |x, y| {
+            idx.nearby(at(x, y), r, &[AssetLayer::Buildings])
+                .into_iter()
+                .find(|f| f.asset.id == "A-0")
+                .map(|f| f.distance_m)
+        };
+        assert!((d(0.0, 0.0).expect("found") - 5.0).abs() < 1e-6);
+        assert_eq!(d(-10.0, 0.0), Some(0.0));
+        assert_eq!(
+            idx.get(AssetLayer::Buildings, "A-3").map(|a| &a.id),
+            Some(&assets[3].id)
+        );
+        assert!(idx.get(AssetLayer::Roads, "A-3").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use leptos::prelude::*;
 
 use crate::i18n::texts;
+use crate::legend::MapLegend;
 use crate::wire::{Incident, IncidentStatus, Lang, Stats};
 
 /// State of the live feed, shown in the header.
@@ -111,6 +112,7 @@ pub fn Dashboard() -> impl IntoView {
             <Header/>
             <main class="stage">
                 <div id="map" class="map" aria-label="map"></div>
+                <MapLegend/>
                 <Show when=move || dash.map_error.get()>
                     <div class="map-error">{move || t().map_failed}</div>
                 </Show>

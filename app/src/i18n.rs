@@ -36,6 +36,13 @@ pub struct Texts {
     pub nearby: &'static str,
     pub none_nearby: &'static str,
     pub metres: &'static str,
+    pub legend: &'static str,
+    pub legend_buildings: &'static str,
+    pub legend_roads: &'static str,
+    pub legend_pois: &'static str,
+    pub legend_community: &'static str,
+    pub legend_grid: &'static str,
+    pub legend_pipelines: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -72,6 +79,13 @@ pub const ZH: Texts = Texts {
     nearby: "周边部件（50 米内）",
     none_nearby: "50 米内没有登记的部件",
     metres: "米",
+    legend: "图例",
+    legend_buildings: "建筑",
+    legend_roads: "道路",
+    legend_pois: "设施",
+    legend_community: "村居界",
+    legend_grid: "网格界",
+    legend_pipelines: "地下管线（15 级起）",
 };
 
 pub const EN: Texts = Texts {
@@ -108,6 +122,13 @@ pub const EN: Texts = Texts {
     nearby: "Nearby assets (within 50 m)",
     none_nearby: "No registered assets within 50 m",
     metres: "m",
+    legend: "Legend",
+    legend_buildings: "Buildings",
+    legend_roads: "Roads",
+    legend_pois: "Facilities",
+    legend_community: "Community",
+    legend_grid: "Grid",
+    legend_pipelines: "Pipelines (zoom 15+)",
 };
 
 /// Label of an asset's layer and kind, e.g. 管线·给水 / pipeline · water supply.
@@ -119,7 +140,25 @@ pub fn asset_label(layer: crate::wire::AssetLayer, kind: &str, lang: crate::wire
         AssetLayer::Pipelines => ("管线", "pipeline"),
         AssetLayer::Pois => ("设施", "facility"),
     };
-    let (kind_zh, kind_en) = match kind {
+    let (kind_zh, kind_en) = kind_names(kind).unwrap_or((kind, kind));
+    match lang {
+        Lang::Zh => format!("{layer_zh}·{kind_zh}"),
+        Lang::En => format!("{layer_en} · {kind_en}"),
+    }
+}
+
+/// Name of an asset kind, e.g. 给水 / water supply; the code itself for kinds without one.
+pub fn kind_label(kind: &str, lang: Lang) -> &str {
+    match (kind_names(kind), lang) {
+        (Some((zh, _)), Lang::Zh) => zh,
+        (Some((_, en)), Lang::En) => en,
+        (None, _) => kind,
+    }
+}
+
+/// Chinese and English names of the asset kinds onegrid knows.
+fn kind_names(kind: &str) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
         "water_supply" => ("给水", "water supply"),
         "drainage" => ("排水", "drainage"),
         "gas" => ("燃气", "gas"),
@@ -139,12 +178,8 @@ pub fn asset_label(layer: crate::wire::AssetLayer, kind: &str, lang: crate::wire
         "market" => ("市场", "market"),
         "hospital" => ("医院", "hospital"),
         "park" => ("公园", "park"),
-        other => (other, other),
-    };
-    match lang {
-        Lang::Zh => format!("{layer_zh}·{kind_zh}"),
-        Lang::En => format!("{layer_en} · {kind_en}"),
-    }
+        _ => return None,
+    })
 }
 
 pub fn texts(lang: Lang) -> &'static Texts {

@@ -6,6 +6,7 @@
 
 pub mod dashboard;
 pub mod i18n;
+pub mod legend;
 pub mod wire;
 
 #[cfg(feature = "hydrate")]

@@ -1,6 +1,13 @@
 // The district map: MapLibre GL JS drawing only onegrid's own layers (no remote tiles).
 // Bound from Rust (app/src/map.rs); the page calls mountMap once, then setIncidents and
 // selectIncident as state changes. `window.onegrid.map` exposes the map to operators' tools.
+//
+// The large layers (buildings, roads, pipelines, POIs, community and grid boundaries) come from
+// the server's vector tiles (/tiles/{layer}/{z}/{x}/{y}.mvt, thinned by zoom on the server; see
+// server/src/tiles/mod.rs); only the district and street outlines (a handful of polygons) and the
+// selected incident's surroundings come as GeoJSON. From bottom to top: district and street
+// fills, buildings, roads, pipelines, boundaries, POIs, the selected incident's surroundings,
+// incidents.
 import * as maplibregl from "/assets/vendor/maplibre-gl/maplibre-gl.mjs";
 
 const STREET_COLORS = ["#3b82f6", "#a855f7", "#14b8a6", "#f59e0b", "#ec4899", "#84cc16"];
@@ -10,7 +17,7 @@ const STATUS_COLORS = ["match", ["get", "status"],
   "resolved", "#52c41a",
   "#8c8c8c"];
 
-/** Pipeline kinds and their colours (给水, 排水, 燃气, 电力, 通信). */
+/** Pipeline kinds and their colours (给水, 排水, 燃气, 电力, 通信). The legend (app/src/legend.rs) uses the same. */
 export const PIPELINE_COLORS = [
   ["water_supply", "#38bdf8"],
   ["drainage", "#a3e635"],
@@ -18,6 +25,39 @@ export const PIPELINE_COLORS = [
   ["power", "#f87171"],
   ["telecom", "#c084fc"],
 ];
+
+/** Dash pattern of each pipeline kind, in line widths ([1, 0] is solid). The legend uses the same. */
+export const PIPELINE_DASHES = [
+  ["water_supply", [1, 0]],
+  ["drainage", [4, 2]],
+  ["gas", [2, 2]],
+  ["power", [4, 1.5, 1, 1.5]],
+  ["telecom", [1, 2]],
+];
+
+/** Pipelines of any other kind (imported data): thin grey. */
+const OTHER_PIPELINE = "#9ca3af";
+
+/** Building fill by kind (the demo district's kinds and the common OSM `building=*` values). */
+const BUILDING_COLOR = ["match", ["get", "kind"],
+  ["residential", "house", "apartments", "detached", "dormitory", "terrace"], "#2e3d5c",
+  ["commercial", "retail", "office", "supermarket", "hotel", "mixed"], "#4b3f66",
+  ["industrial", "warehouse", "factory", "manufacture"], "#4d4531",
+  ["public", "civic", "government", "hospital", "train_station", "transportation"], "#244f55",
+  ["school", "university", "college", "kindergarten"], "#2f5232",
+  "#343d52"];
+
+/**
+ * A value per road class, from the road's `kind` (its OSM `highway` value): `[major (motorway,
+ * trunk), arterial (primary), secondary, branch (tertiary), local (any other kind), path]`.
+ */
+const byRoadClass = ([major, arterial, secondary, branch, local, path]) => ["match", ["get", "kind"],
+  ["motorway", "motorway_link", "trunk", "trunk_link"], major,
+  ["primary", "primary_link"], arterial,
+  ["secondary", "secondary_link"], secondary,
+  ["tertiary", "tertiary_link"], branch,
+  ["footway", "path", "cycleway", "steps", "pedestrian", "track", "bridleway", "corridor"], path,
+  local];
 
 /** Radius of the highlighted surroundings of a selected incident, metres. */
 const NEARBY_RADIUS_M = 50;
@@ -38,11 +78,26 @@ function style() {
 
 function addLayers(m, info) {
   const boundary = (level) => ({ type: "geojson", data: `/api/v1/map/boundaries/${level}` });
+  // Tiles are requested only inside the district, from the zoom where the server starts putting
+  // the layer's features in them, up to the deepest zoom it serves; MapLibre overzooms beyond.
+  const [[west, south], [east, north]] = info.bounds;
+  const tiles = (layer, minzoom, promoteId) => ({
+    type: "vector",
+    tiles: [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt`],
+    minzoom,
+    maxzoom: info.tile_max_zoom,
+    bounds: [west, south, east, north],
+    promoteId,
+  });
   m.addSource("district", boundary("district"));
   m.addSource("streets", boundary("street"));
-  m.addSource("communities", boundary("community"));
-  m.addSource("grids", boundary("grid"));
-  m.addSource("roads", { type: "geojson", data: "/api/v1/map/roads" });
+  // Zooms from which the server's tiles hold each layer (server/src/tiles/mod.rs).
+  m.addSource("buildings", tiles("buildings", 14, "id"));
+  m.addSource("roads", tiles("roads", 8, "id"));
+  m.addSource("pipelines", tiles("pipelines", 14, "id"));
+  m.addSource("pois", tiles("pois", 10, "id"));
+  // Communities from z10, grids from z12 (district and streets are drawn from the GeoJSON).
+  m.addSource("jurisdictions", tiles("jurisdictions", 10, "code"));
   m.addSource("incidents", { type: "geojson", data: { type: "FeatureCollection", features: [] }, promoteId: "id" });
 
   const streetColor = ["match", ["get", "code"],
@@ -53,21 +108,55 @@ function addLayers(m, info) {
     STREET_COLORS[4]];
   m.addLayer({ id: "district-fill", type: "fill", source: "district", paint: { "fill-color": "#111c33" } });
   m.addLayer({ id: "street-fill", type: "fill", source: "streets", paint: { "fill-color": streetColor, "fill-opacity": 0.12 } });
-  m.addLayer({ id: "grid-line", type: "line", source: "grids", minzoom: 13,
-    paint: { "line-color": "#4b5d80", "line-width": 0.6, "line-dasharray": [2, 2] } });
-  m.addLayer({ id: "community-line", type: "line", source: "communities", minzoom: 11,
-    paint: { "line-color": "#6b7fa8", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.6, 15, 1.4] } });
-  m.addLayer({ id: "road-line", type: "line", source: "roads",
-    layout: { "line-cap": "round", "line-join": "round" },
+  m.addLayer({ id: "building-fill", type: "fill", source: "buildings", "source-layer": "buildings", minzoom: 14,
     paint: {
-      "line-color": ["match", ["get", "class"], "trunk", "#e0b15c", "primary", "#c9a15a", "#8d8f99"],
-      "line-width": ["interpolate", ["linear"], ["zoom"], 10, ["match", ["get", "class"], "trunk", 1.6, "primary", 1.1, 0.6],
-        16, ["match", ["get", "class"], "trunk", 7, "primary", 5, 3]],
-      "line-opacity": 0.85,
+      "fill-color": BUILDING_COLOR,
+      "fill-opacity": ["interpolate", ["linear"], ["zoom"], 14, 0.55, 16, 0.9],
     } });
+  m.addLayer({ id: "building-outline", type: "line", source: "buildings", "source-layer": "buildings", minzoom: 14,
+    paint: {
+      "line-color": "#6f83ad",
+      "line-width": ["interpolate", ["linear"], ["zoom"], 14, 0.3, 17, 1],
+      "line-opacity": ["interpolate", ["linear"], ["zoom"], 14, 0.35, 16, 0.7],
+    } });
+  m.addLayer({ id: "road-line", type: "line", source: "roads", "source-layer": "roads",
+    // Major roads drawn over minor ones where they meet.
+    layout: { "line-cap": "round", "line-join": "round", "line-sort-key": byRoadClass([5, 4, 3, 2, 1, 0]) },
+    paint: {
+      "line-color": byRoadClass(["#e0b15c", "#c9a15a", "#a8976e", "#8d8f99", "#6b7280", "#4b5563"]),
+      // Thin lines at district scale; from z16 about as wide as the road on the ground.
+      "line-width": ["interpolate", ["exponential", 2], ["zoom"],
+        8, byRoadClass([1.2, 0.8, 0.5, 0.4, 0.3, 0.2]),
+        12, byRoadClass([2.6, 2, 1.4, 1, 0.6, 0.4]),
+        14, byRoadClass([5, 4, 3, 2.2, 1.5, 0.8]),
+        16, byRoadClass([18, 14, 11, 8, 6, 2]),
+        19, byRoadClass([130, 100, 80, 60, 44, 12])],
+      "line-opacity": ["interpolate", ["linear"], ["zoom"], 14, 0.9, 16, 0.75],
+    } });
+  m.addLayer({ id: "pipeline-line", type: "line", source: "pipelines", "source-layer": "pipelines", minzoom: 15,
+    paint: {
+      "line-color": ["match", ["get", "kind"], ...PIPELINE_COLORS.flat(), OTHER_PIPELINE],
+      "line-dasharray": ["match", ["get", "kind"],
+        ...PIPELINE_DASHES.flatMap(([kind, dash]) => [kind, ["literal", dash]]), ["literal", [1, 0]]],
+      "line-width": ["interpolate", ["linear"], ["zoom"], 15, 1.2, 16, 1.6, 19, 3.5],
+    } });
+  m.addLayer({ id: "grid-line", type: "line", source: "jurisdictions", "source-layer": "jurisdictions", minzoom: 13,
+    filter: ["==", ["get", "level"], "grid"],
+    paint: { "line-color": "#4b5d80", "line-width": 0.6, "line-dasharray": [2, 2] } });
+  m.addLayer({ id: "community-line", type: "line", source: "jurisdictions", "source-layer": "jurisdictions", minzoom: 11,
+    filter: ["==", ["get", "level"], "community"],
+    paint: { "line-color": "#6b7fa8", "line-width": ["interpolate", ["linear"], ["zoom"], 11, 0.6, 15, 1.4] } });
   m.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": streetColor, "line-width": 2.2 } });
   m.addLayer({ id: "district-line", type: "line", source: "district", paint: { "line-color": "#9fb4ff", "line-width": 3 } });
-  // Assets near the selected incident, each pipeline kind drawn distinctly.
+  m.addLayer({ id: "poi-circle", type: "circle", source: "pois", "source-layer": "pois", minzoom: 13,
+    paint: {
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 13, 2.5, 17, 5],
+      "circle-color": "#e879f9",
+      "circle-opacity": 0.85,
+      "circle-stroke-color": "#0b1220",
+      "circle-stroke-width": 1,
+    } });
+  // Assets near the selected incident, above every tile layer; each pipeline kind drawn distinctly.
   m.addSource("nearby", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   m.addLayer({ id: "nearby-building", type: "fill", source: "nearby",
     filter: ["==", ["get", "layer"], "buildings"],

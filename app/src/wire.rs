@@ -329,6 +329,8 @@ pub struct MapInfo {
     pub bounds: [[f64; 2]; 2],
     /// Local time zone of the district, minutes east of UTC.
     pub utc_offset_minutes: i32,
+    /// Deepest zoom `/tiles/{layer}/{z}/{x}/{y}.mvt` serves; the map overzooms beyond it.
+    pub tile_max_zoom: u8,
 }
 
 /// One level of a jurisdiction chain.

@@ -120,11 +120,7 @@ pub async fn run(
     for layer in AssetLayer::ALL {
         assets.extend(store.load_assets(layer).await?);
     }
-    let map = Arc::new(MapLayers::build(
-        &jurisdictions,
-        &assets,
-        config.utc_offset_minutes,
-    ));
+    let map = Arc::new(MapLayers::build(&jurisdictions, config.utc_offset_minutes));
     let rules = load_rules(&config, &store.load_departments().await?)?;
     let grids: Arc<Vec<_>> = Arc::new(
         jurisdictions

@@ -378,6 +378,11 @@ async fn map_layers_and_page_are_served() {
         .await
         .unwrap();
     assert_eq!(info["name"], "禅城区");
+    assert_eq!(
+        info["tile_max_zoom"],
+        u64::from(onegrid_server::tiles::MAX_ZOOM),
+        "the page learns how deep the tiles go"
+    );
     let c = info["center"].as_array().unwrap();
     assert!(
         (c[0].as_f64().unwrap() - 113.11).abs() < 0.08
@@ -407,13 +412,13 @@ async fn map_layers_and_page_are_served() {
         "not_found",
     )
     .await;
-    let roads: Value = reqwest::get(server.url("/api/v1/map/roads"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(!roads["features"].as_array().unwrap().is_empty());
+    // Roads (and every other large layer) reach the page only as vector tiles.
+    assert_error(
+        reqwest::get(server.url("/api/v1/map/roads")).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 
     let page = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

@@ -1,5 +1,7 @@
 //! Map layers for the page, prepared once at start as GeoJSON bytes: the jurisdiction boundaries
-//! by level and the major roads. (Large layers go to the browser as tiles, never as one file.)
+//! by level (hundreds of features; the page draws the district and streets from them). Large
+//! layers (buildings, roads, pipelines, POIs) go to the browser only as vector tiles
+//! (`http::tiles`), never as one file.
 
 use std::collections::HashMap;
 
@@ -11,24 +13,16 @@ use geo::BoundingRect;
 use onegrid_app::wire::MapInfo;
 
 use super::error::{Error, Json, Path};
-use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
+use crate::district::{Jurisdiction, Level};
 use crate::AppState;
-
-/// Road classes drawn from the prepared GeoJSON.
-const MAJOR_ROADS: [&str; 3] = ["trunk", "primary", "secondary"];
 
 pub struct MapLayers {
     pub info: MapInfo,
     boundaries: HashMap<Level, Bytes>,
-    roads: Bytes,
 }
 
 impl MapLayers {
-    pub fn build(
-        jurisdictions: &[Jurisdiction],
-        assets: &[Asset],
-        utc_offset_minutes: i32,
-    ) -> MapLayers {
+    pub fn build(jurisdictions: &[Jurisdiction], utc_offset_minutes: i32) -> MapLayers {
         let district = jurisdictions.iter().find(|j| j.level == Level::District);
         let rect = district.and_then(|d| d.geometry.bounding_rect());
         let (bounds, center) = match rect {
@@ -43,6 +37,7 @@ impl MapLayers {
             center,
             bounds,
             utc_offset_minutes,
+            tile_max_zoom: crate::tiles::MAX_ZOOM,
         };
         let boundaries = Level::ALL
             .into_iter()
@@ -59,22 +54,7 @@ impl MapLayers {
                 (level, collection(features))
             })
             .collect();
-        let roads = collection(
-            assets
-                .iter()
-                .filter(|r| r.layer == AssetLayer::Roads && MAJOR_ROADS.contains(&r.kind.as_str()))
-                .map(|r| {
-                    feature(
-                        r.geometry.clone(),
-                        serde_json::json!({ "id": r.id, "name": r.name, "class": r.kind }),
-                    )
-                }),
-        );
-        MapLayers {
-            info,
-            boundaries,
-            roads,
-        }
+        MapLayers { info, boundaries }
     }
 }
 
@@ -126,8 +106,4 @@ pub async fn boundaries(
         .cloned()
         .unwrap_or_default();
     Ok(geojson_response(body))
-}
-
-pub async fn roads(State(state): State<AppState>) -> impl IntoResponse {
-    geojson_response(state.map.roads.clone())
 }

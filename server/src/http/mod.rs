@@ -43,7 +43,6 @@ pub fn router(state: AppState) -> Router {
         .route("/spatial/locate", get(spatial::locate))
         .route("/map/info", get(map::info))
         .route("/map/boundaries/{level}", get(map::boundaries))
-        .route("/map/roads", get(map::roads))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 

@@ -110,7 +110,8 @@ impl AdminLevels {
 /// What the features of a file become.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Assets of one layer. GeoJSON: every feature. OSM: only the ways of that layer.
+    /// Assets of one layer. GeoJSON: every feature. OSM: only the ways (for `pois`, the nodes)
+    /// of that layer.
     Layer(AssetLayer),
     /// GeoJSON only: every feature is a jurisdiction of this level.
     Level(Level),
@@ -157,7 +158,7 @@ pub struct Imported {
     pub jurisdictions: Vec<Jurisdiction>,
     /// Every feature rejected or repaired, in file order.
     pub issues: Vec<Issue>,
-    /// Features (GeoJSON) or matching ways and relations (OSM) looked at.
+    /// Features (GeoJSON) or matching nodes, ways and relations (OSM) looked at.
     pub features_read: usize,
 }
 

@@ -1,15 +1,23 @@
-//! OpenStreetMap PBF extracts: buildings, highways, power lines, pipelines and administrative
-//! boundaries.
+//! OpenStreetMap PBF extracts: buildings, highways, power lines, pipelines, points of interest
+//! and administrative boundaries.
 //!
 //! The file is checked blob by blob for framing first (a file cut mid-blob is reported as
 //! truncated before anything is decoded), then read in up to three passes so that only what is
 //! needed stays in memory: relations (boundaries and building multipolygons, to learn which ways
 //! they use), ways (the features and those member ways, to learn which nodes they use), nodes
-//! (coordinates of those nodes only). Features are built at the end, so element order in the
-//! file does not matter.
+//! (coordinates of those nodes only, and the nodes that are points of interest with their tags;
+//! every other node is passed over). A pass nothing is wanted from is skipped. Features are built
+//! at the end, so element order in the file does not matter.
 //!
-//! Mapping (ids are `W<way id>` / `R<relation id>`, owner is the caller's default department,
-//! every tag but `name` is kept in `props`):
+//! Mapping (ids are `N<node id>` / `W<way id>` / `R<relation id>`, owner is the caller's default
+//! department, every tag but `name` is kept in `props`):
+//! - nodes (plain or dense) tagged with a [`POI_KEYS`] key (`amenity`, `shop`, `tourism`,
+//!   `historic`, `leisure`, `office`, `healthcare`, `emergency`, `man_made`), `highway=bus_stop`
+//!   or `public_transport` → POIs (points), kind `<key>=<value>` of the first of those keys in
+//!   that order (e.g. `amenity=school`, `emergency=fire_hydrant`, `man_made=manhole`), name from
+//!   `name:zh`, else `name`, else `name:en`. Values `no` (and access values such as
+//!   `emergency=yes`) do not make a POI. Ways and relations never become POIs: a closed way
+//!   tagged `building` and `amenity` stays a building;
 //! - closed ways with `building=*` (not `no`), and `type=multipolygon` relations with
 //!   `building=*` → buildings; an unclosed building way is rejected;
 //! - `highway=*` ways → roads, kind = the highway value, name from `name` (else `ref`);
@@ -48,9 +56,14 @@ pub fn read(
 ) -> Result<Imported, IngestError> {
     let spans = frame(file, bytes)?;
     let want_buildings = target.wants_layer(AssetLayer::Buildings);
+    let want_pois = target.wants_layer(AssetLayer::Pois);
     let levels = target.admin_levels();
     let want_relations = want_buildings || levels.is_some();
-    let passes = if want_relations { 3 } else { 2 };
+    let want_ways = want_relations
+        || [AssetLayer::Roads, AssetLayer::Pipelines]
+            .into_iter()
+            .any(|l| target.wants_layer(l));
+    let passes = 1 + u64::from(want_relations) + u64::from(want_ways);
     let len = bytes.len() as u64;
     let total = len * passes;
     let mut pass = 0u64;
@@ -95,57 +108,81 @@ pub fn read(
     let mut ways: Vec<WayInfo> = Vec::new();
     let mut member_ways: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut needed_nodes: HashSet<i64> = HashSet::new();
-    scan(
-        file,
-        bytes,
-        &spans,
-        &mut |e| {
-            if let Element::Way(w) = e {
-                let id = w.id();
-                let layers = way_layers(w.tags(), target);
-                let is_member = needed_ways.contains(&id);
-                if layers.is_empty() && !is_member {
-                    return;
+    if want_ways {
+        scan(
+            file,
+            bytes,
+            &spans,
+            &mut |e| {
+                if let Element::Way(w) = e {
+                    let id = w.id();
+                    let layers = way_layers(w.tags(), target);
+                    let is_member = needed_ways.contains(&id);
+                    if layers.is_empty() && !is_member {
+                        return;
+                    }
+                    let mut refs = Vec::with_capacity(w.raw_refs().len());
+                    let mut cur = 0i64;
+                    for d in w.raw_refs() {
+                        cur = cur.wrapping_add(*d);
+                        refs.push(cur);
+                    }
+                    needed_nodes.extend(refs.iter().copied());
+                    if is_member {
+                        member_ways.insert(id, refs.clone());
+                    }
+                    if !layers.is_empty() {
+                        let tags: Vec<(&str, &str)> = w.tags().collect();
+                        ways.push(WayInfo {
+                            id,
+                            tags: owned(&tags),
+                            refs,
+                            layers,
+                        });
+                    }
                 }
-                let mut refs = Vec::with_capacity(w.raw_refs().len());
-                let mut cur = 0i64;
-                for d in w.raw_refs() {
-                    cur = cur.wrapping_add(*d);
-                    refs.push(cur);
-                }
-                needed_nodes.extend(refs.iter().copied());
-                if is_member {
-                    member_ways.insert(id, refs.clone());
-                }
-                if !layers.is_empty() {
-                    let tags: Vec<(&str, &str)> = w.tags().collect();
-                    ways.push(WayInfo {
-                        id,
-                        tags: owned(&tags),
-                        refs,
-                        layers,
-                    });
-                }
-            }
-        },
-        &mut |done| progress(pass * len + done, total),
-    )?;
-    pass += 1;
+            },
+            &mut |done| progress(pass * len + done, total),
+        )?;
+        pass += 1;
+    }
 
-    // Pass 3: the nodes those ways use.
+    // Pass 3: the nodes those ways use, and the nodes that are points of interest.
     let mut nodes: HashMap<i64, Coord> = HashMap::with_capacity(needed_nodes.len());
+    let mut pois: Vec<PoiNode> = Vec::new();
     scan(
         file,
         bytes,
         &spans,
         &mut |e| {
-            let (id, lon, lat) = match e {
-                Element::Node(n) => (n.id(), n.lon(), n.lat()),
-                Element::DenseNode(n) => (n.id(), n.lon(), n.lat()),
+            let (id, coord, poi) = match e {
+                Element::Node(n) => (
+                    n.id(),
+                    Coord {
+                        x: n.lon(),
+                        y: n.lat(),
+                    },
+                    want_pois.then(|| poi_tags(n.tags())).flatten(),
+                ),
+                Element::DenseNode(n) => (
+                    n.id(),
+                    Coord {
+                        x: n.lon(),
+                        y: n.lat(),
+                    },
+                    want_pois.then(|| poi_tags(n.tags())).flatten(),
+                ),
                 _ => return,
             };
             if needed_nodes.contains(&id) {
-                nodes.insert(id, Coord { x: lon, y: lat });
+                nodes.insert(id, coord);
+            }
+            if let Some(tags) = poi {
+                pois.push(PoiNode {
+                    id,
+                    coord,
+                    tags: owned(&tags),
+                });
             }
         },
         &mut |done| progress(pass * len + done, total),
@@ -158,6 +195,9 @@ pub fn read(
     }
     for rel in &relations {
         build_relation(&mut out, rel, &member_ways, &nodes, default_owner);
+    }
+    for poi in &pois {
+        build_poi(&mut out, poi, default_owner);
     }
     let mut imported = out.finish();
     assign_parents(&mut imported.jurisdictions);
@@ -375,6 +415,106 @@ pub fn pipeline_kind(substance: Option<&str>, waterway: Option<&str>) -> &'stati
         "gas" | "natural_gas" | "cng" | "lng" => "gas",
         "" if matches!(waterway, Some("drain" | "ditch")) => "drainage",
         _ => "other",
+    }
+}
+
+/// Keys whose value says what a node is as a point of interest, in order of precedence
+/// (`highway=bus_stop` and `public_transport=*` come after them).
+pub const POI_KEYS: [&str; 9] = [
+    "amenity",
+    "shop",
+    "tourism",
+    "historic",
+    "leisure",
+    "office",
+    "healthcare",
+    "emergency",
+    "man_made",
+];
+
+/// `emergency=*` values that are access restrictions (on ways, mostly), not objects.
+const EMERGENCY_ACCESS: [&str; 8] = [
+    "yes",
+    "designated",
+    "destination",
+    "private",
+    "permissive",
+    "official",
+    "discouraged",
+    "customers",
+];
+
+/// The POI kind of a node's tags, `<key>=<value>` (e.g. `amenity=school`); `None` when the node
+/// is not a point of interest.
+pub fn poi_kind<K: AsRef<str>, V: AsRef<str>>(tags: &[(K, V)]) -> Option<String> {
+    let get = |key: &str| {
+        tags.iter()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| v.as_ref().trim())
+            .filter(|v| !v.is_empty() && *v != "no")
+    };
+    for key in POI_KEYS {
+        if let Some(v) = get(key) {
+            if key == "emergency" && EMERGENCY_ACCESS.contains(&v) {
+                continue;
+            }
+            return Some(format!("{key}={v}"));
+        }
+    }
+    if get("highway") == Some("bus_stop") {
+        return Some("highway=bus_stop".into());
+    }
+    get("public_transport").map(|v| format!("public_transport={v}"))
+}
+
+/// The name a POI is shown by: `name:zh`, else `name`, else `name:en`; empty without any.
+pub fn poi_name<K: AsRef<str>, V: AsRef<str>>(tags: &[(K, V)]) -> &str {
+    ["name:zh", "name", "name:en"]
+        .into_iter()
+        .find_map(|key| {
+            tags.iter()
+                .find(|(k, v)| k.as_ref() == key && !v.as_ref().trim().is_empty())
+                .map(|(_, v)| v.as_ref().trim())
+        })
+        .unwrap_or("")
+}
+
+/// A node's tags if it is a point of interest. Untagged nodes (most of a file) cost nothing.
+fn poi_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> Option<Vec<(&'a str, &'a str)>> {
+    let tags: Vec<(&str, &str)> = tags.collect();
+    if tags.is_empty() {
+        return None;
+    }
+    poi_kind(&tags).map(|_| tags)
+}
+
+/// A node that is a point of interest.
+struct PoiNode {
+    id: i64,
+    coord: Coord,
+    tags: Vec<(String, String)>,
+}
+
+fn build_poi(out: &mut Collector, poi: &PoiNode, owner: &str) {
+    out.read_one();
+    let feature = label("node", poi.id, &poi.tags);
+    let Some(kind) = poi_kind(&poi.tags) else {
+        return;
+    };
+    match clean::clean(RawGeom::Point(poi.coord), &identity) {
+        Ok(cleaned) => {
+            let asset = Asset {
+                layer: AssetLayer::Pois,
+                id: format!("N{}", poi.id),
+                name: poi_name(&poi.tags).to_string(),
+                kind,
+                owner: owner.to_string(),
+                props: props_of(&poi.tags, format!("node/{}", poi.id)),
+                geometry: cleaned.geometry,
+            };
+            out.asset(&feature, asset, cleaned.repairs);
+        }
+        Err(why) => out.reject(&feature, why),
     }
 }
 
@@ -981,6 +1121,95 @@ pub(crate) mod tests {
             .jurisdictions
             .iter()
             .all(|j| j.level == Level::Community));
+    }
+
+    #[test]
+    fn points_of_interest_by_their_tags() {
+        let kind = |tags: &[(&str, &str)]| poi_kind(tags);
+        assert_eq!(
+            kind(&[
+                ("emergency", "fire_hydrant"),
+                ("fire_hydrant:type", "pillar")
+            ])
+            .as_deref(),
+            Some("emergency=fire_hydrant")
+        );
+        assert_eq!(kind(&[("emergency", "yes")]), None, "an access value");
+        assert_eq!(
+            kind(&[("man_made", "manhole"), ("manhole", "drain")]).as_deref(),
+            Some("man_made=manhole")
+        );
+        assert_eq!(
+            kind(&[("highway", "bus_stop"), ("public_transport", "platform")]).as_deref(),
+            Some("highway=bus_stop")
+        );
+        assert_eq!(
+            kind(&[("public_transport", "stop_position")]).as_deref(),
+            Some("public_transport=stop_position")
+        );
+        assert_eq!(kind(&[("highway", "crossing")]), None);
+        assert_eq!(kind(&[("created_by", "JOSM")]), None);
+        assert_eq!(kind(&[]), None);
+        assert_eq!(
+            kind(&[("amenity", "no"), ("shop", "bakery")]).as_deref(),
+            Some("shop=bakery")
+        );
+        assert_eq!(
+            kind(&[("shop", "bakery"), ("amenity", "cafe")]).as_deref(),
+            Some("amenity=cafe"),
+            "amenity comes first"
+        );
+        let name = |tags: &[(&str, &str)]| poi_name(tags).to_string();
+        assert_eq!(
+            name(&[
+                ("name", "Rathaus"),
+                ("name:en", "Town hall"),
+                ("name:zh", "市政厅")
+            ]),
+            "市政厅"
+        );
+        assert_eq!(
+            name(&[("name:en", "Town hall"), ("name", "Rathaus")]),
+            "Rathaus"
+        );
+        assert_eq!(
+            name(&[("name:en", "Town hall"), ("name", " ")]),
+            "Town hall"
+        );
+        assert_eq!(name(&[("amenity", "bench")]), "");
+    }
+
+    #[test]
+    fn points_of_interest_alone_take_one_pass_over_the_nodes() {
+        let bytes = std::fs::read(LIECHTENSTEIN).unwrap();
+        let mut last = (0, 0);
+        let got = read_bytes(
+            "liechtenstein.osm.pbf",
+            &bytes,
+            Format::Auto,
+            &Target::Layer(AssetLayer::Pois),
+            Crs::Wgs84,
+            "urban_mgmt",
+            &mut |done, total| last = (done, total),
+        )
+        .unwrap();
+        assert_eq!(last, (bytes.len() as u64, bytes.len() as u64));
+        assert!(got.jurisdictions.is_empty());
+        assert!(!got.assets.is_empty());
+        assert_eq!(got.features_read, got.assets.len() + got.rejected().count());
+        for a in &got.assets {
+            assert_eq!(a.layer, AssetLayer::Pois);
+            assert!(a.id.starts_with('N'), "{}", a.id);
+            assert!(matches!(a.geometry, Geometry::Point(_)), "{}", a.id);
+            let (key, value) = a.kind.split_once('=').unwrap();
+            assert!(
+                POI_KEYS.contains(&key) || key == "highway" || key == "public_transport",
+                "{}",
+                a.kind
+            );
+            assert_eq!(a.props.get(key).and_then(Value::as_str), Some(value));
+            assert_eq!(a.owner, "urban_mgmt");
+        }
     }
 
     #[test]

@@ -509,7 +509,7 @@ fn build_poi(out: &mut Collector, poi: &PoiNode, owner: &str) {
                 name: poi_name(&poi.tags).to_string(),
                 kind,
                 owner: owner.to_string(),
-                props: props_of(&poi.tags, format!("node/{}", poi.id)),
+                props: props_of(&poi.tags, format!("node/{}", poi.id)).into(),
                 geometry: cleaned.geometry,
             };
             out.asset(&feature, asset, cleaned.repairs);
@@ -1207,7 +1207,10 @@ pub(crate) mod tests {
                 "{}",
                 a.kind
             );
-            assert_eq!(a.props.get(key).and_then(Value::as_str), Some(value));
+            assert_eq!(
+                a.props.get(key).as_ref().and_then(Value::as_str),
+                Some(value)
+            );
             assert_eq!(a.owner, "urban_mgmt");
         }
     }

@@ -304,6 +304,10 @@ pub enum ServerMessage {
     Resync,
     /// Sent when nothing else was for a while, so a client can tell a quiet feed from a dead one.
     Heartbeat { seq: i64 },
+    /// The server now answers from newly imported layers (jurisdictions or assets):
+    /// `generation` is the `seq` of the event that changed them. Tiles and map layers fetched
+    /// before may be stale. Not an incident event: it is not replayed to resuming clients.
+    DistrictChanged { generation: u64 },
 }
 
 /// `{"error":{"code","message"}}`

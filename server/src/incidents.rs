@@ -114,9 +114,6 @@ impl Incidents {
             seq: event.seq,
             incident: Box::new(event.incident.clone()),
         };
-        self.hub.publish(Frame {
-            seq: event.seq,
-            text: encode(&msg),
-        });
+        self.hub.publish(Frame::event(event.seq, encode(&msg)));
     }
 }

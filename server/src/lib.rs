@@ -7,6 +7,7 @@
 pub mod config;
 pub mod district;
 pub mod http;
+pub mod import;
 pub mod incidents;
 pub mod ingest;
 pub mod live;

@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Mean time between simulated incidents, in milliseconds [default: 4000].
     #[arg(long, env = "ONEGRID_SIM_INTERVAL_MS")]
     sim_interval_ms: Option<u64>,
+    /// How often to check the store for imported layers and reload them, in milliseconds
+    /// [default: 2000].
+    #[arg(long, env = "ONEGRID_RELOAD_INTERVAL_MS")]
+    reload_interval_ms: Option<u64>,
     /// Start without the live incident simulator.
     #[arg(long)]
     no_sim: bool,
@@ -100,6 +104,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.sim_interval_ms {
             c.sim_interval_ms = v;
+        }
+        if let Some(v) = self.reload_interval_ms {
+            c.reload_interval_ms = v;
         }
         if self.no_sim {
             c.sim = false;

@@ -4,4 +4,5 @@
 mod api;
 mod browser;
 mod live;
+mod reload;
 mod spatial;

@@ -364,6 +364,9 @@ pub struct Seam {
 pub struct LocateAnswer {
     /// Outermost first; empty outside every jurisdiction.
     pub chain: Vec<JurisdictionRef>,
+    /// Inside the district: the candidates at each level where the point is within the seam
+    /// distance of a boundary between jurisdictions. Outside it: the jurisdictions within the
+    /// seam distance (the point is just outside the district's boundary), if any.
     pub seam: Option<Seam>,
 }
 

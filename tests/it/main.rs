@@ -5,4 +5,5 @@ mod api;
 mod browser;
 mod live;
 mod reload;
+mod seams;
 mod spatial;

@@ -58,6 +58,8 @@ pub struct Options {
     pub sim: bool,
     pub sim_interval_ms: u64,
     pub ws_queue: usize,
+    /// How often the server checks the store for imported layers.
+    pub reload_interval_ms: u64,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             sim: false,
             sim_interval_ms: 4000,
             ws_queue: 1024,
+            reload_interval_ms: Config::default().reload_interval_ms,
         }
     }
 }
@@ -93,6 +96,7 @@ impl TestServer {
             sim: options.sim,
             sim_interval_ms: options.sim_interval_ms,
             ws_queue: options.ws_queue,
+            reload_interval_ms: options.reload_interval_ms,
             ..Config::default()
         };
         let (tx, rx) = oneshot::channel::<()>();

@@ -304,6 +304,10 @@ pub enum ServerMessage {
     Resync,
     /// Sent when nothing else was for a while, so a client can tell a quiet feed from a dead one.
     Heartbeat { seq: i64 },
+    /// The server now answers from newly imported layers (jurisdictions or assets):
+    /// `generation` is the `seq` of the event that changed them. Tiles and map layers fetched
+    /// before may be stale. Not an incident event: it is not replayed to resuming clients.
+    DistrictChanged { generation: u64 },
 }
 
 /// `{"error":{"code","message"}}`
@@ -362,6 +366,9 @@ pub struct Seam {
 pub struct LocateAnswer {
     /// Outermost first; empty outside every jurisdiction.
     pub chain: Vec<JurisdictionRef>,
+    /// Inside the district: the candidates at each level where the point is within the seam
+    /// distance of a boundary between jurisdictions. Outside it: the jurisdictions within the
+    /// seam distance (the point is just outside the district's boundary), if any.
     pub seam: Option<Seam>,
 }
 

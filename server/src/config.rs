@@ -36,6 +36,9 @@ pub struct Config {
     pub seam_m: f64,
     /// Responsibility rules (TOML); default `<data_dir>/responsibility.toml`.
     pub rules_file: Option<PathBuf>,
+    /// How often the store is asked whether the district's layers changed (an import), in
+    /// milliseconds; when they did, the in-memory indexes are rebuilt and swapped in.
+    pub reload_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             ws_replay_limit: 10_000,
             seam_m: 30.0,
             rules_file: None,
+            reload_interval_ms: 2000,
         }
     }
 }
@@ -86,6 +90,10 @@ impl Config {
 
     pub fn sim_interval(&self) -> Duration {
         Duration::from_millis(self.sim_interval_ms.max(50))
+    }
+
+    pub fn reload_interval(&self) -> Duration {
+        Duration::from_millis(self.reload_interval_ms.max(50))
     }
 
     pub fn database_path(&self) -> PathBuf {

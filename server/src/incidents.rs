@@ -1,13 +1,12 @@
 //! Reporting and moving incidents: validate → commit (state + event) → publish to the hub.
 //! Nothing is announced before it is committed. Used by the HTTP API and the simulator alike.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerMessage};
 
+use crate::district_state::DistrictState;
 use crate::live::{ws::encode, Frame, Hub};
-use crate::spatial::{CoordError, LonLat, Spatial};
+use crate::spatial::{CoordError, LonLat};
 use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
 
 /// Longest description accepted, in characters.
@@ -36,15 +35,15 @@ pub enum ReportError {
 pub struct Incidents {
     store: Store,
     hub: Hub,
-    spatial: Arc<Spatial>,
+    district: DistrictState,
 }
 
 impl Incidents {
-    pub fn new(store: Store, hub: Hub, spatial: Arc<Spatial>) -> Incidents {
+    pub fn new(store: Store, hub: Hub, district: DistrictState) -> Incidents {
         Incidents {
             store,
             hub,
-            spatial,
+            district,
         }
     }
 
@@ -67,8 +66,11 @@ impl Incidents {
                 return Err(ReportError::ReporterTooLong(n));
             }
         }
+        // Analysed against the district as loaded now (the newest import it has picked up).
+        let district = self.district.current();
         let (analysis, street, grid) =
-            self.spatial
+            district
+                .spatial
                 .analyse(category, at)
                 .ok_or(ReportError::OutsideDistrict {
                     lon: at.lon(),
@@ -86,6 +88,7 @@ impl Incidents {
             grid_name: grid.name.clone(),
             analysis,
         };
+        drop(district);
         let event = self.store.report_incident(&draft, Utc::now()).await?;
         self.publish(&event);
         Ok(event.incident)
@@ -114,9 +117,6 @@ impl Incidents {
             seq: event.seq,
             incident: Box::new(event.incident.clone()),
         };
-        self.hub.publish(Frame {
-            seq: event.seq,
-            text: encode(&msg),
-        });
+        self.hub.publish(Frame::event(event.seq, encode(&msg)));
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod config;
 pub mod district;
+pub mod district_state;
 pub mod http;
+pub mod import;
 pub mod incidents;
 pub mod ingest;
 pub mod live;
@@ -24,11 +26,9 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
-use crate::district::{AssetLayer, Level};
-use crate::http::map::MapLayers;
+use crate::district_state::{DistrictState, LoadError, Reloader};
 use crate::incidents::Incidents;
 use crate::live::Hub;
-use crate::spatial::{AssetIndex, JurisdictionIndex, Rules, Spatial};
 use crate::store::{Store, StoreError};
 
 /// Name of the wasm-bindgen output in `<site>/pkg/` (`onegrid.js`, `onegrid_bg.wasm`, `onegrid.css`).
@@ -41,10 +41,10 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub incidents: Incidents,
-    pub spatial: Arc<Spatial>,
-    /// Vector tiles already built from `spatial`.
+    /// The spatial engine and map layers as loaded now; kept current by a [`Reloader`].
+    pub district: DistrictState,
+    /// Vector tiles already built, keyed by the loaded district's generation.
     pub tiles: Arc<tiles::TileCache>,
-    pub map: Arc<MapLayers>,
     pub leptos: LeptosOptions,
 }
 
@@ -52,15 +52,8 @@ pub struct AppState {
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the data dir {0} holds no district; start without --no-demo to generate the demo district, or import one")]
-    NoDistrict(std::path::PathBuf),
     #[error(transparent)]
-    Rules(#[from] spatial::RulesError),
-    #[error("cannot read or write {path}: {source}")]
-    RulesFile {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    Load(#[from] LoadError),
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -111,38 +104,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let store = prepare_data_dir(&config).await?;
-    let started = Instant::now();
-    let jurisdictions = store.load_jurisdictions().await?;
-    if jurisdictions.is_empty() {
-        return Err(StartError::NoDistrict(config.data_dir.clone()));
-    }
-    let mut assets = Vec::new();
-    for layer in AssetLayer::ALL {
-        assets.extend(store.load_assets(layer).await?);
-    }
-    let map = Arc::new(MapLayers::build(&jurisdictions, config.utc_offset_minutes));
-    let rules = load_rules(&config, &store.load_departments().await?)?;
-    let grids: Arc<Vec<_>> = Arc::new(
-        jurisdictions
-            .iter()
-            .filter(|j| j.level == Level::Grid)
-            .cloned()
-            .collect(),
-    );
-    let spatial = Arc::new(Spatial {
-        jurisdictions: JurisdictionIndex::new(jurisdictions),
-        assets: AssetIndex::new(assets),
-        rules,
-        seam_m: config.seam_m,
-    });
-    tracing::info!(
-        assets = spatial.assets.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "district loaded and indexed"
-    );
+    let district = DistrictState::new(district_state::load(&store, &config).await?);
 
     let hub = Hub::new(config.ws_queue);
-    let incidents = Incidents::new(store.clone(), hub.clone(), spatial.clone());
+    let incidents = Incidents::new(store.clone(), hub.clone(), district.clone());
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -153,49 +118,41 @@ pub async fn run(
         sim::spawn_simulator(
             incidents.clone(),
             store.clone(),
-            grids,
+            district.clone(),
             sim::SimOptions {
                 interval: config.sim_interval(),
                 seed: rand::random(),
             },
         )
     });
+    let config = Arc::new(config);
+    let tiles = Arc::new(tiles::TileCache::new(256 << 20, 20_000));
+    let reloader = Reloader {
+        district: district.clone(),
+        store: store.clone(),
+        config: config.clone(),
+        tiles: tiles.clone(),
+        hub: hub.clone(),
+    }
+    .spawn(config.reload_interval());
     let state = AppState {
-        config: Arc::new(config),
+        config,
         store: store.clone(),
         hub,
         incidents,
-        spatial,
-        tiles: Arc::new(tiles::TileCache::new(256 << 20, 20_000)),
-        map,
+        district,
+        tiles,
         leptos,
     };
     tracing::info!(addr = %listener.local_addr()?, "onegrid is listening");
     let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await;
+    reloader.abort();
     if let Some(sim) = simulator {
         sim.abort();
     }
     store.close().await;
     served?;
     Ok(())
-}
-
-/// The responsibility rules: `config.rules_file`, else `<data dir>/responsibility.toml`, which is
-/// written with the defaults when missing so it can be edited there.
-fn load_rules(config: &Config, departments: &[district::Department]) -> Result<Rules, StartError> {
-    let path = config
-        .rules_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("responsibility.toml"));
-    let io = |source| StartError::RulesFile {
-        path: path.clone(),
-        source,
-    };
-    if config.rules_file.is_none() && !path.exists() {
-        std::fs::write(&path, spatial::DEFAULT_RULES).map_err(io)?;
-    }
-    let text = std::fs::read_to_string(&path).map_err(io)?;
-    Ok(Rules::parse(&text, departments)?)
 }

@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Mean time between simulated incidents, in milliseconds [default: 4000].
     #[arg(long, env = "ONEGRID_SIM_INTERVAL_MS")]
     sim_interval_ms: Option<u64>,
+    /// How often to check the store for imported layers and reload them, in milliseconds
+    /// [default: 2000].
+    #[arg(long, env = "ONEGRID_RELOAD_INTERVAL_MS")]
+    reload_interval_ms: Option<u64>,
     /// Start without the live incident simulator.
     #[arg(long)]
     no_sim: bool,
@@ -100,6 +104,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.sim_interval_ms {
             c.sim_interval_ms = v;
+        }
+        if let Some(v) = self.reload_interval_ms {
+            c.reload_interval_ms = v;
         }
         if self.no_sim {
             c.sim = false;
@@ -135,7 +142,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
     use onegrid_server::district::{AssetLayer, Level};
-    use onegrid_server::ingest::{self, AdminLevels, Crs, Format, IssueAction, Target};
+    use onegrid_server::import::{self, ImportError, ImportRequest};
+    use onegrid_server::ingest::{AdminLevels, Crs, Format, IssueAction, Target};
 
     let crs = Crs::parse(&args.crs)
         .with_context(|| format!("unknown --crs {:?}; use wgs84, gcj02 or bd09", args.crs))?;
@@ -162,6 +170,13 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             ),
         },
     };
+    let request = ImportRequest {
+        file: args.file.clone(),
+        format,
+        target,
+        crs,
+        owner: args.owner.clone(),
+    };
 
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -170,38 +185,21 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     bar.set_message("reading");
-    let file = args.file.clone();
-    let owner = args.owner.clone();
     let read_bar = bar.clone();
-    let imported = tokio::task::spawn_blocking(move || {
-        ingest::read_file(&file, format, &target, crs, &owner, &mut |done, total| {
-            read_bar.set_length(total);
-            read_bar.set_position(done);
-        })
+    let imported = import::read(&request, move |done, total| {
+        read_bar.set_length(total);
+        read_bar.set_position(done);
     })
-    .await??;
+    .await?;
 
-    let mut layers: Vec<AssetLayer> = imported.assets.iter().map(|a| a.layer).collect();
-    layers.sort();
-    layers.dedup();
-    let jurisdictions =
-        (!imported.jurisdictions.is_empty()).then_some(imported.jurisdictions.as_slice());
     let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
     bar.set_message("saving");
     bar.set_position(0);
-    let origin = format!("import {}", args.file.display());
-    let saved = store
-        .import(
-            &layers,
-            &imported.assets,
-            jurisdictions,
-            &origin,
-            &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
-        )
-        .await;
+    let saved = import::save(&store, &args.file, &imported, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await;
     store.close().await;
     bar.finish_and_clear();
 
@@ -226,26 +224,29 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     if imported.issues.len() > 50 {
         eprintln!("… and {} more", imported.issues.len() - 50);
     }
-    let seq = saved.context("saving the import failed; the data dir is unchanged")?;
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(e @ ImportError::Nothing(_)) => {
+            anyhow::bail!("{e} ({rejected} features rejected); the data dir is unchanged")
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!(
         "imported {} into {}",
         args.file.display(),
         args.data_dir.display()
     );
     println!("  features read   {}", imported.features_read);
-    for layer in &layers {
+    for layer in &saved.layers {
         let n = imported.assets.iter().filter(|a| a.layer == *layer).count();
         println!("  {:15} {n} (layer replaced)", layer.as_str());
     }
-    if let Some(js) = jurisdictions {
-        println!("  jurisdictions   {} (all replaced)", js.len());
+    if let Some(n) = saved.jurisdictions {
+        println!("  jurisdictions   {n} (all replaced)");
     }
     println!("  repaired        {repaired}");
     println!("  rejected        {rejected}");
-    println!("  event seq       {seq}");
-    if imported.assets.is_empty() && imported.jurisdictions.is_empty() {
-        anyhow::bail!("nothing in {} could be imported", args.file.display());
-    }
+    println!("  event seq       {}", saved.seq);
     Ok(())
 }
 

@@ -4,4 +4,6 @@
 mod api;
 mod browser;
 mod live;
+mod reload;
+mod seams;
 mod spatial;

@@ -1,18 +1,20 @@
-//! Map layers for the page, prepared once at start as GeoJSON bytes: the jurisdiction boundaries
-//! by level (hundreds of features; the page draws the district and streets from them). Large
-//! layers (buildings, roads, pipelines, POIs) go to the browser only as vector tiles
-//! (`http::tiles`), never as one file.
+//! Map layers for the page, prepared as GeoJSON bytes whenever the district is loaded (at start
+//! and after an import): the jurisdiction boundaries by level (hundreds of features; the page
+//! draws the district and streets from them). Large layers (buildings, roads, pipelines, POIs)
+//! go to the browser only as vector tiles (`http::tiles`), never as one file. Answers carry the
+//! loaded district's generation as their `ETag`.
 
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use geo::BoundingRect;
 use onegrid_app::wire::MapInfo;
 
 use super::error::{Error, Json, Path};
+use super::{generation_etag, not_modified};
 use crate::district::{Jurisdiction, Level};
 use crate::AppState;
 
@@ -75,35 +77,48 @@ fn collection(features: impl Iterator<Item = geojson::Feature>) -> Bytes {
     Bytes::from(fc.to_string())
 }
 
-fn geojson_response(body: Bytes) -> impl IntoResponse {
+/// The prepared bytes with the generation they were built at; 304 when the client has them.
+fn geojson_response(headers: &HeaderMap, generation: u64, body: Bytes) -> Response {
+    let etag = generation_etag(generation);
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        ),
+    ];
+    if not_modified(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
     (
-        [
-            (header::CONTENT_TYPE, "application/geo+json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+        cache,
+        [(header::CONTENT_TYPE, "application/geo+json")],
         body,
     )
+        .into_response()
 }
 
 pub async fn info(State(state): State<AppState>) -> Json<MapInfo> {
-    Json(state.map.info.clone())
+    Json(state.district.current().map.info.clone())
 }
 
 pub async fn boundaries(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(level): Path<String>,
-) -> Result<impl IntoResponse, Error> {
+) -> Result<Response, Error> {
     let name = level.trim_end_matches(".geojson");
     let level = Level::parse(name).ok_or_else(|| {
         Error::NotFound(format!(
             "no boundary layer {name:?}; use district, street, community or grid"
         ))
     })?;
-    let body = state
+    let district = state.district.current();
+    let body = district
         .map
         .boundaries
         .get(&level)
         .cloned()
         .unwrap_or_default();
-    Ok(geojson_response(body))
+    Ok(geojson_response(&headers, district.generation, body))
 }

@@ -9,7 +9,7 @@ mod spatial;
 mod tiles;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -74,6 +74,27 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(CompressionLayer::new())
         .with_state(state)
+}
+
+/// A weak `ETag` naming the generation of the loaded district an answer was built from (weak:
+/// the compression layer may change the bytes, not what they mean).
+fn generation_etag(generation: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("W/\"g{generation}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("W/\"g0\""))
+}
+
+/// True when the request's `If-None-Match` names `etag` (weak comparison) or is `*`.
+fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let Ok(ours) = etag.to_str().map(opaque) else {
+        return false;
+    };
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -58,7 +58,7 @@ pub async fn nearby(
 ) -> Result<Json<NearbyAnswer>, Error> {
     let (at, radius, layers) = nearby_query(&p)?;
     Ok(Json(NearbyAnswer {
-        features: state.spatial.nearby(at, radius, &layers),
+        features: state.district.current().spatial.nearby(at, radius, &layers),
     }))
 }
 
@@ -68,7 +68,8 @@ pub async fn nearby_geojson(
     Query(p): Query<NearbyParams>,
 ) -> Result<impl IntoResponse, Error> {
     let (at, radius, layers) = nearby_query(&p)?;
-    let features = state
+    let district = state.district.current();
+    let features = district
         .spatial
         .assets
         .nearby(at, radius, &layers)
@@ -103,5 +104,6 @@ pub async fn locate(
     State(state): State<AppState>,
     Query(p): Query<LocateParams>,
 ) -> Result<Json<LocateAnswer>, Error> {
-    Ok(Json(state.spatial.locate(point(p.lon, p.lat)?)))
+    let at = point(p.lon, p.lat)?;
+    Ok(Json(state.district.current().spatial.locate(at)))
 }

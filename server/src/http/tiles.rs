@@ -1,17 +1,24 @@
-//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: vector tiles built from the R-trees, cached.
+//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: vector tiles built from the R-trees, cached by the
+//! loaded district's generation. The generation is the tile's (weak) `ETag`, and tiles may be
+//! cached only briefly, so browsers see imported data soon and revalidate cheaply (304).
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::error::{Error, Path};
-use crate::tiles::{render, TileKey, TileLayer};
+use super::{generation_etag, not_modified};
+use crate::tiles::{render, TileKey, TileLayer, TileTransform};
 use crate::AppState;
+
+/// How long a browser may use a tile without asking again.
+const CACHE_CONTROL: &str = "public, max-age=60";
 
 pub async fn tile(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path((layer, z, x, y)): Path<(String, u8, u32, String)>,
-) -> Result<impl IntoResponse, Error> {
+) -> Result<Response, Error> {
     let layer = TileLayer::parse(&layer).ok_or_else(|| {
         Error::NotFound(format!(
             "no tile layer {layer:?}; use buildings, roads, pipelines, pois or jurisdictions"
@@ -21,15 +28,29 @@ pub async fn tile(
         .strip_suffix(".mvt")
         .and_then(|y| y.parse().ok())
         .ok_or_else(|| Error::bad_request("bad_path", "a tile path ends in {y}.mvt"))?;
+    TileTransform::new(z, x, y).map_err(|e| Error::bad_request("bad_tile", e.to_string()))?;
+
+    let district = state.district.current();
+    let etag = generation_etag(district.generation);
+    let cache_headers = [
+        (header::ETAG, etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ),
+    ];
+    if not_modified(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers).into_response());
+    }
     let key = TileKey {
         layer,
         z,
         x,
         y,
-        generation: 0,
+        generation: district.generation,
     };
     let cache = state.tiles.clone();
-    let spatial = state.spatial.clone();
+    let spatial = district.spatial.clone();
     let bytes = tokio::task::spawn_blocking(move || {
         cache.get_or_try_insert_with(key, || render(&spatial, layer, z, x, y))
     })
@@ -37,10 +58,9 @@ pub async fn tile(
     .map_err(|e| Error::Internal(format!("building a tile: {e}")))?
     .map_err(|e| Error::bad_request("bad_tile", e.to_string()))?;
     Ok((
-        [
-            (header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+        cache_headers,
+        [(header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile")],
         bytes,
-    ))
+    )
+        .into_response())
 }

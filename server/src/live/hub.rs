@@ -11,11 +11,28 @@ use std::sync::{Arc, Mutex};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
-/// One committed event, serialised once; cloning shares the bytes.
+/// One committed event, or a notice, serialised once; cloning shares the bytes.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub seq: i64,
+    /// The event's `seq` in the log, by which connections drop what they already replayed;
+    /// `None` for a notice that is not an event of the log (always passed on, never replayed).
+    pub seq: Option<i64>,
     pub text: Utf8Bytes,
+}
+
+impl Frame {
+    /// A committed event of the log.
+    pub fn event(seq: i64, text: Utf8Bytes) -> Frame {
+        Frame {
+            seq: Some(seq),
+            text,
+        }
+    }
+
+    /// A notice that is not an event of the log (e.g. `district_changed`).
+    pub fn notice(text: Utf8Bytes) -> Frame {
+        Frame { seq: None, text }
+    }
 }
 
 struct Subscriber {
@@ -129,10 +146,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: i64) -> Frame {
-        Frame {
-            seq,
-            text: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
-        }
+        Frame::event(seq, Utf8Bytes::from(format!("{{\"seq\":{seq}}}")))
     }
 
     #[tokio::test]
@@ -142,17 +156,17 @@ mod tests {
         let mut fast = hub.subscribe();
         for seq in 1..=3 {
             hub.publish(frame(seq));
-            assert_eq!(fast.recv().await.map(|f| f.seq), Some(seq));
+            assert_eq!(fast.recv().await.and_then(|f| f.seq), Some(seq));
         }
         // `slow` took 1 and 2, then overflowed on 3: it is dropped, told, and the rest go on.
-        assert_eq!(slow.recv().await.map(|f| f.seq), Some(1));
-        assert_eq!(slow.recv().await.map(|f| f.seq), Some(2));
-        assert_eq!(slow.recv().await.map(|f| f.seq), None);
+        assert_eq!(slow.recv().await.and_then(|f| f.seq), Some(1));
+        assert_eq!(slow.recv().await.and_then(|f| f.seq), Some(2));
+        assert!(slow.recv().await.is_none(), "dropped after overflowing");
         assert!(slow.lagged());
         assert!(!fast.lagged());
         assert_eq!(hub.subscriber_count(), 1);
         hub.publish(frame(4));
-        assert_eq!(fast.recv().await.map(|f| f.seq), Some(4));
+        assert_eq!(fast.recv().await.and_then(|f| f.seq), Some(4));
     }
 
     #[tokio::test]

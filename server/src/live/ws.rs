@@ -137,10 +137,12 @@ async fn write_frames<S: Sink<Message> + Unpin>(
 ) -> Result<(), SessionEnd> {
     let mut wrote = false;
     for frame in frames {
-        if frame.seq <= *floor {
-            continue;
+        if let Some(seq) = frame.seq {
+            if seq <= *floor {
+                continue;
+            }
+            *floor = seq;
         }
-        *floor = frame.seq;
         feed(sink, frame.text, timeout).await?;
         wrote = true;
     }
@@ -190,10 +192,7 @@ mod tests {
 
     fn frame(seq: i64) -> Frame {
         let text = format!("{{\"type\":\"incident\",\"seq\":{seq}}}");
-        Frame {
-            seq,
-            text: Utf8Bytes::from(text),
-        }
+        Frame::event(seq, Utf8Bytes::from(text))
     }
 
     fn kind_and_seq(msg: &Message) -> (String, i64) {
@@ -213,6 +212,43 @@ mod tests {
             heartbeat: Duration::from_secs(3600),
             send_timeout: Duration::from_secs(30),
         }
+    }
+
+    #[tokio::test]
+    async fn notices_pass_whatever_seq_the_client_is_at_and_events_are_not_repeated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(dir.path()).await.expect("store");
+        let hub = Hub::new(16);
+        let (tx, mut rx) = mpsc::channel::<Message>(16);
+        let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
+        tokio::spawn(session(tx, never, hub.clone(), store, None, quiet()));
+        assert_eq!(kind_and_seq(&rx.next().await.expect("hello")).0, "hello");
+        while hub.subscriber_count() < 1 {
+            tokio::task::yield_now().await;
+        }
+        hub.publish(frame(5));
+        hub.publish(Frame::notice(Utf8Bytes::from_static(
+            r#"{"type":"district_changed","generation":3}"#,
+        )));
+        hub.publish(frame(4));
+        hub.publish(frame(6));
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let msg = tokio::time::timeout(Duration::from_secs(5), rx.next())
+                .await
+                .expect("a message")
+                .expect("open");
+            got.push(kind_and_seq(&msg));
+        }
+        assert_eq!(
+            got,
+            [
+                ("incident".to_string(), 5),
+                ("district_changed".to_string(), -1),
+                ("incident".to_string(), 6),
+            ],
+            "the notice passes although 3 < 5; event 4 is dropped as already past"
+        );
     }
 
     #[tokio::test]

@@ -677,6 +677,14 @@ pub fn generate_dense(seed: u64, density: usize) -> District {
     }
 }
 
+/// The demo district of seed 1, generated once per test process and shared by the unit tests
+/// (generating it takes seconds).
+#[cfg(test)]
+pub(crate) fn seed1() -> &'static District {
+    static D: std::sync::OnceLock<District> = std::sync::OnceLock::new();
+    D.get_or_init(|| generate(1))
+}
+
 fn make_departments(rng: &mut ChaCha8Rng) -> Vec<Department> {
     DEPARTMENTS
         .iter()
@@ -2262,13 +2270,7 @@ mod tests {
     };
     use std::collections::BTreeMap;
     use std::hash::{DefaultHasher, Hash, Hasher};
-    use std::sync::OnceLock;
     use std::time::Instant;
-
-    fn seed1() -> &'static District {
-        static D: OnceLock<District> = OnceLock::new();
-        D.get_or_init(|| generate(1))
-    }
 
     fn fingerprint(d: &District) -> u64 {
         let mut h = DefaultHasher::new();

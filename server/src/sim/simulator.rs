@@ -4,7 +4,6 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use geo::{BoundingRect, Contains, InteriorPoint};
@@ -15,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use crate::district::{Jurisdiction, Level};
+use crate::district_state::DistrictState;
 use crate::incidents::Incidents;
 use crate::store::{IncidentQuery, Store};
 
@@ -104,18 +104,16 @@ const GIVEN: [&str; 12] = [
     "伟", "敏", "志强", "丽华", "家豪", "嘉欣", "永康", "美玲", "国华", "少芬", "俊杰", "秀英",
 ];
 
-/// Starts the simulator; it runs until the returned handle is aborted.
+/// Starts the simulator; it runs until the returned handle is aborted. It reports in the grids
+/// of the district as loaded at each report, so it follows imports.
 pub fn spawn_simulator(
     incidents: Incidents,
     store: Store,
-    grids: Arc<Vec<Jurisdiction>>,
+    district: DistrictState,
     options: SimOptions,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if grids.is_empty() {
-            tracing::warn!("simulator: no grids to report in; not starting");
-            return;
-        }
+        let mut warned_no_grids = false;
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let weights = WeightedIndex::new(CATEGORIES.iter().map(|c| c.1)).expect("positive weights");
         let mean = options.interval.as_secs_f64();
@@ -168,8 +166,27 @@ pub fn spawn_simulator(
             }
             if now >= next_report {
                 let (category, _, texts) = CATEGORIES[weights.sample(&mut rng)];
-                let grid = &grids[rng.gen_range(0..grids.len())];
-                let Some((lon, lat)) = random_point_in(grid, &mut rng) else {
+                let point = {
+                    let district = district.current();
+                    let grids: Vec<&Jurisdiction> = district
+                        .spatial
+                        .jurisdictions
+                        .all()
+                        .iter()
+                        .filter(|j| j.level == Level::Grid)
+                        .collect();
+                    if grids.is_empty() {
+                        None
+                    } else {
+                        random_point_in(grids[rng.gen_range(0..grids.len())], &mut rng)
+                    }
+                };
+                let Some((lon, lat)) = point else {
+                    if !warned_no_grids {
+                        tracing::warn!("simulator: the district has no grids to report in");
+                        warned_no_grids = true;
+                    }
+                    next_report = now + Duration::from_secs_f64(mean);
                     continue;
                 };
                 let report = NewIncident {

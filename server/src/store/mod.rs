@@ -189,6 +189,15 @@ impl Store {
         }
     }
 
+    /// `seq` of the newest event that changed the district's layers (`district.loaded` or
+    /// `layers.imported`); 0 when there is none. The in-memory indexes are current when they
+    /// were loaded at this `seq`.
+    pub async fn layers_seq(&self) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => s.layers_seq().await,
+        }
+    }
+
     /// Incident events with `seq > after`, oldest first, at most `limit`.
     pub async fn incident_events_after(
         &self,

@@ -375,6 +375,17 @@ impl SqliteStore {
         )
     }
 
+    pub async fn layers_seq(&self) -> Result<i64> {
+        // The WHERE clause is the one of the partial index `events_layers` (migration 0003), so
+        // this reads that small index, not the whole log.
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(max(seq), 0) FROM events
+             WHERE kind IN ('district.loaded', 'layers.imported')",
+        )
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
     pub async fn incident_events_after(
         &self,
         after: i64,

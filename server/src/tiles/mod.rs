@@ -231,7 +231,9 @@ fn finish(builder: &LayerBuilder) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod decode;
+// A small MVT decoder, independent of the encoder, for tests (here and in the system tests,
+// through the `test-support` feature). It panics on malformed input.
+#[cfg(any(test, feature = "test-support"))]
+pub mod decode;
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,11 @@
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use geo::{Coord, Geometry, LineString, Point, Polygon};
 
 use super::clip::signed_area2;
 use super::decode::{decode, paths, DValue, Layer, Path};
 use super::*;
-use crate::district::District;
+use crate::sim::district_gen::seed1;
 
 const Z: u8 = 16;
 const X: u32 = 53_357;
@@ -345,11 +344,6 @@ fn bad_tile_addresses_are_errors() {
         Some(TileLayer::Assets(AssetLayer::Pipelines))
     );
     assert_eq!(TileLayer::parse("nope"), None);
-}
-
-fn seed1() -> &'static District {
-    static D: OnceLock<District> = OnceLock::new();
-    D.get_or_init(|| crate::sim::district_gen::generate(1))
 }
 
 /// The demo district's assets near (113.11, 23.03) only, so the test indexes a few thousand

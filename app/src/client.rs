@@ -207,11 +207,12 @@ fn connect(dash: Dash, live: Rc<Live>) {
                 }
                 Ok(ServerMessage::Resync) => reload(dash),
                 Ok(ServerMessage::Heartbeat { .. }) => {}
-                // The map refetches its layers on its own schedule; nothing to do here yet.
+                // New district data (an import): the map refetches its tiles and boundaries.
                 Ok(ServerMessage::DistrictChanged { generation }) => {
                     leptos::logging::log!(
                         "live feed: district data changed (generation {generation})"
                     );
+                    map::district_changed(generation as f64);
                 }
                 Err(e) => leptos::logging::warn!("live feed: unreadable message: {e}"),
             }

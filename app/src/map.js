@@ -228,6 +228,7 @@ export function mountMap(containerId, infoJson, selectCallback) {
     document.getElementById(containerId)?.setAttribute("data-map-ready", "true");
     if (pendingIncidents) setIncidents(pendingIncidents);
     if (pendingSelection) selectIncident(...pendingSelection);
+    if (pendingGeneration !== null) districtChanged(pendingGeneration);
   });
   window.onegrid = Object.assign(window.onegrid || {}, {
     map,
@@ -242,6 +243,33 @@ export function mountMap(containerId, infoJson, selectCallback) {
       : []),
   });
   return true;
+}
+
+/** Tile and boundary sources read from the server, refetched when the district changes. */
+const TILE_SOURCES = ["buildings", "roads", "pipelines", "pois", "jurisdictions"];
+const BOUNDARY_SOURCES = [["district", "district"], ["streets", "street"]];
+let pendingGeneration = null;
+
+/**
+ * The server loaded new district data (an import): refetch every tile and boundary, with the
+ * generation in the URL so neither MapLibre nor the browser answers from an older copy.
+ */
+export function districtChanged(generation) {
+  if (!loaded) {
+    pendingGeneration = generation;
+    return;
+  }
+  pendingGeneration = null;
+  for (const id of TILE_SOURCES) {
+    const source = map.getSource(id);
+    if (source && source.setTiles) {
+      source.setTiles([`${location.origin}/tiles/${id}/{z}/{x}/{y}.mvt?g=${generation}`]);
+    }
+  }
+  for (const [id, level] of BOUNDARY_SOURCES) {
+    const source = map.getSource(id);
+    if (source) source.setData(`/api/v1/map/boundaries/${level}?g=${generation}`);
+  }
 }
 
 /** Replaces the incident markers with a GeoJSON FeatureCollection (as a JSON string). */

@@ -10,6 +10,9 @@ extern "C" {
     #[wasm_bindgen(js_name = setIncidents)]
     pub fn set_incidents(feature_collection_json: &str);
 
+    #[wasm_bindgen(js_name = districtChanged)]
+    pub fn district_changed(generation: f64);
+
     #[wasm_bindgen(js_name = selectIncident)]
     pub fn select_incident(id: f64, lon: f64, lat: f64, fly: bool);
 }

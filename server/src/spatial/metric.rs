@@ -67,11 +67,17 @@ impl LocalMetric {
 #[inline]
 pub fn nearest_on_segment(a: Coord<f64>, b: Coord<f64>) -> Coord<f64> {
     let d = b - a;
-    let len2 = d.x * d.x + d.y * d.y;
-    if len2 == 0.0 {
+    // Projection of the origin on the line, as a fraction `along / len2` of the segment; the
+    // division is needed only when it falls strictly inside.
+    let along = -(a.x * d.x + a.y * d.y);
+    if along <= 0.0 {
         return a;
     }
-    let t = (-(a.x * d.x + a.y * d.y) / len2).clamp(0.0, 1.0);
+    let len2 = d.x * d.x + d.y * d.y;
+    if along >= len2 {
+        return b;
+    }
+    let t = along / len2;
     Coord {
         x: a.x + t * d.x,
         y: a.y + t * d.y,

@@ -191,7 +191,7 @@ impl AssetIndex {
             [origin.x + dlon, origin.y + dlat],
         );
         let r = radius.metres();
-        let mut found = Vec::new();
+        let mut found = Vec::with_capacity(256);
         for layer in layers {
             let Some(index) = self.layers.get(layer) else {
                 continue;
@@ -206,8 +206,9 @@ impl AssetIndex {
                     continue;
                 }
                 let shape = index.shapes[entry.data as usize];
-                let (distance_m, nearest) = index.distance(&metric, shape);
-                if distance_m <= r {
+                let best = index.nearest(&metric, shape);
+                if best.d2 <= r * r {
+                    let (distance_m, nearest) = best.result(&metric);
                     found.push(NearbyAsset {
                         asset: &self.assets[shape.asset as usize],
                         distance_m,
@@ -216,14 +217,40 @@ impl AssetIndex {
                 }
             }
         }
-        found.sort_unstable_by(|a, b| {
-            a.distance_m
-                .total_cmp(&b.distance_m)
-                .then_with(|| a.asset.id.cmp(&b.asset.id))
-                .then_with(|| a.asset.layer.as_str().cmp(b.asset.layer.as_str()))
-        });
-        found
+        nearest_first(found)
     }
+}
+
+/// Sorts by distance, ties by id then layer (so answers are deterministic). Distances are
+/// never negative, so their bit patterns order like the numbers: the sort runs on 16-byte
+/// integer keys rather than on the answers themselves, and ids are compared only on ties.
+fn nearest_first(found: Vec<NearbyAsset<'_>>) -> Vec<NearbyAsset<'_>> {
+    let mut order: Vec<(u64, u32)> = found
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.distance_m.to_bits(), i as u32))
+        .collect();
+    order.sort_unstable();
+    let mut start = 0;
+    while start < order.len() {
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|(d, _)| *d == order[start].0)
+                .count();
+        if end - start > 1 {
+            order[start..end].sort_unstable_by(|a, b| {
+                let (x, y) = (found[a.1 as usize].asset, found[b.1 as usize].asset);
+                x.id.cmp(&y.id)
+                    .then_with(|| x.layer.as_str().cmp(y.layer.as_str()))
+            });
+        }
+        start = end;
+    }
+    order
+        .into_iter()
+        .map(|(_, i)| found[i as usize].clone())
+        .collect()
 }
 
 /// One layer's R-tree, with a copy of its geometries' vertices laid out in the tree's order:
@@ -325,9 +352,9 @@ impl LayerIndex {
         }
     }
 
-    /// Metres from the metric's origin to the shape, and the nearest point on it (lon/lat);
-    /// the same answer as [`distance`] on the asset's geometry.
-    fn distance(&self, metric: &LocalMetric, shape: Shape) -> (f64, Coord<f64>) {
+    /// The point of the shape nearest to the metric's origin; its `result` is the same answer
+    /// as [`distance`] on the asset's geometry.
+    fn nearest(&self, metric: &LocalMetric, shape: Shape) -> Best {
         let mut best = Best::default();
         let parts =
             &self.parts[shape.first_part as usize..(shape.first_part + shape.part_count) as usize];
@@ -356,7 +383,7 @@ impl LayerIndex {
             best.d2 = 0.0;
             best.nearest = Coord { x: 0.0, y: 0.0 };
         }
-        best.result(metric)
+        best
     }
 }
 

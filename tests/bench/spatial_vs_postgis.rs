@@ -849,7 +849,7 @@ impl Report {
             fmt_d(p99)
         ));
         self.line(format!(
-            "engine faster: p50 {:.0}×, p99 {:.0}×",
+            "engine faster: p50 {:.1}×, p99 {:.1}×",
             ratio(p50, e50),
             ratio(p99, e99)
         ));

@@ -417,27 +417,27 @@ fn copy_text(s: &str) -> String {
 }
 
 fn wkt(g: &Geometry<f64>) -> String {
-    fn coords(out: &mut String, cs: &[Coord<f64>]) {
+    /// `(a,b,…)` with each item written by `item`.
+    fn list<T>(out: &mut String, items: &[T], item: impl Fn(&mut String, &T)) {
         out.push('(');
-        for (i, c) in cs.iter().enumerate() {
+        for (i, t) in items.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{} {}", c.x, c.y);
+            item(out, t);
         }
         out.push(')');
+    }
+    fn coord(out: &mut String, c: &Coord<f64>) {
+        let _ = write!(out, "{} {}", c.x, c.y);
     }
     fn line(out: &mut String, l: &LineString<f64>) {
-        coords(out, &l.0);
+        list(out, &l.0, coord);
     }
     fn polygon(out: &mut String, p: &Polygon<f64>) {
-        out.push('(');
-        line(out, p.exterior());
-        for hole in p.interiors() {
-            out.push(',');
-            line(out, hole);
-        }
-        out.push(')');
+        let rings: Vec<&LineString<f64>> =
+            std::iter::once(p.exterior()).chain(p.interiors()).collect();
+        list(out, &rings, |out, l| line(out, l));
     }
     let mut out = String::new();
     match g {
@@ -449,28 +449,16 @@ fn wkt(g: &Geometry<f64>) -> String {
             line(&mut out, l);
         }
         Geometry::MultiLineString(ml) => {
-            out.push_str("MULTILINESTRING(");
-            for (i, l) in ml.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                line(&mut out, l);
-            }
-            out.push(')');
+            out.push_str("MULTILINESTRING");
+            list(&mut out, &ml.0, line);
         }
         Geometry::Polygon(p) => {
             out.push_str("POLYGON");
             polygon(&mut out, p);
         }
         Geometry::MultiPolygon(mp) => {
-            out.push_str("MULTIPOLYGON(");
-            for (i, p) in mp.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                polygon(&mut out, p);
-            }
-            out.push(')');
+            out.push_str("MULTIPOLYGON");
+            list(&mut out, &mp.0, polygon);
         }
         other => panic!("the generator makes no {other:?}"),
     }
@@ -886,4 +874,60 @@ fn secs(d: Duration) -> String {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{line_string, point, polygon, MultiLineString, MultiPolygon};
+
+    #[test]
+    fn wkt_is_what_postgis_reads() {
+        let square = polygon![
+            exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 0.0)],
+            interiors: [[(x: 1.0, y: 1.0), (x: 2.0, y: 1.0), (x: 1.0, y: 2.0), (x: 1.0, y: 1.0)]],
+        ];
+        assert_eq!(
+            wkt(&square.clone().into()),
+            "POLYGON((0 0,4 0,4 4,0 0),(1 1,2 1,1 2,1 1))"
+        );
+        assert_eq!(
+            wkt(&MultiPolygon::new(vec![square.clone(), square]).into()),
+            "MULTIPOLYGON(((0 0,4 0,4 4,0 0),(1 1,2 1,1 2,1 1)),((0 0,4 0,4 4,0 0),(1 1,2 1,1 2,1 1)))"
+        );
+        let l = line_string![(x: 113.5, y: 23.25), (x: 113.75, y: 23.0)];
+        assert_eq!(wkt(&l.clone().into()), "LINESTRING(113.5 23.25,113.75 23)");
+        assert_eq!(
+            wkt(&MultiLineString::new(vec![l.clone(), l]).into()),
+            "MULTILINESTRING((113.5 23.25,113.75 23),(113.5 23.25,113.75 23))"
+        );
+        assert_eq!(wkt(&point!(x: 1.5, y: -2.0).into()), "POINT(1.5 -2)");
+    }
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_misread() {
+        assert_eq!(copy_text("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
+    }
+
+    #[test]
+    fn features_are_counted_in_every_layer_of_a_tile() {
+        use onegrid_server::district::Asset;
+        let road = |id: &str| Asset {
+            layer: AssetLayer::Roads,
+            id: id.into(),
+            name: id.into(),
+            kind: "primary".into(),
+            owner: "transport".into(),
+            props: Default::default(),
+            geometry: line_string![(x: 113.101, y: 23.011), (x: 113.109, y: 23.019)].into(),
+        };
+        let index = AssetIndex::new(vec![road("R-1"), road("R-2")]);
+        let (x, y) = tiles::tile_at(113.105, 23.015, TILE_Z);
+        let one = tiles::tile(&index, AssetLayer::Roads, TILE_Z, x, y).expect("tile");
+        assert_eq!(feature_count(&one), 2);
+        let mut two = one.clone();
+        two.extend_from_slice(&one);
+        assert_eq!(feature_count(&two), 4);
+        assert_eq!(feature_count(&[]), 0);
+    }
 }

@@ -250,57 +250,42 @@ impl Workspace {
         Ok(())
     }
 
+    /// Builds the release binaries `bins` (package, binary) and returns the first one's path.
+    fn build_release(&self, what: &str, bins: &[(&str, &str)]) -> Result<PathBuf> {
+        step(&format!("building {what} (release)"));
+        let mut cargo = self.cargo();
+        cargo.args(["build", "--release"]);
+        for (package, bin) in bins {
+            cargo.args(["-p", package, "--bin", bin]);
+        }
+        run(&mut cargo)?;
+        Ok(self.target.join("release").join(bins[0].1))
+    }
+
     fn bench_live(&self, args: &[String]) -> Result<()> {
-        step("building the latency harness (release)");
-        run(self.cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "onegrid-tests",
-            "--bin",
-            "live-latency",
-        ]))?;
-        run(
-            Command::new(self.target.join("release").join("live-latency"))
-                .current_dir(&self.root)
-                .args(args),
-        )
+        let bench =
+            self.build_release("the latency harness", &[("onegrid-tests", "live-latency")])?;
+        run(Command::new(bench).current_dir(&self.root).args(args))
     }
 
     fn bench_spatial(&self, args: &[String]) -> Result<()> {
-        step("building the spatial bench and onegrid (release)");
-        run(self.cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "onegrid-tests",
-            "--bin",
-            "spatial-vs-postgis",
-            "-p",
-            "onegrid-server",
-            "--bin",
-            "onegrid",
-        ]))?;
-        run(
-            Command::new(self.target.join("release").join("spatial-vs-postgis"))
-                .current_dir(&self.root)
-                .arg("--server-bin")
-                .arg(self.server_binary(Profile::Release))
-                .args(args),
-        )
+        let bench = self.build_release(
+            "the spatial bench and onegrid",
+            &[
+                ("onegrid-tests", "spatial-vs-postgis"),
+                ("onegrid-server", "onegrid"),
+            ],
+        )?;
+        run(Command::new(bench)
+            .current_dir(&self.root)
+            .arg("--server-bin")
+            .arg(self.server_binary(Profile::Release))
+            .args(args))
     }
 
     fn import(&self, args: &[String]) -> Result<()> {
-        step("building onegrid (release)");
-        run(self.cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "onegrid-server",
-            "--bin",
-            "onegrid",
-        ]))?;
-        run(Command::new(self.server_binary(Profile::Release))
+        let onegrid = self.build_release("onegrid", &[("onegrid-server", "onegrid")])?;
+        run(Command::new(onegrid)
             .current_dir(&self.root)
             .arg("import")
             .args(args))

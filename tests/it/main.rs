@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod live;
+mod osm;
 mod reload;
 mod seams;
 mod spatial;

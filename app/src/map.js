@@ -59,6 +59,13 @@ const byRoadClass = ([major, arterial, secondary, branch, local, path]) => ["mat
   ["footway", "path", "cycleway", "steps", "pedestrian", "track", "bridleway", "corridor"], path,
   local];
 
+/**
+ * Deepest zoom whose tiles the map requests; deeper views overzoom them. From z14 every layer is
+ * complete in the tiles, and at z16 they are simplified to ~0.15 m, so deeper tiles would only
+ * multiply requests (each zoom step ×4) for no visible difference.
+ */
+const DEEPEST_TILE_ZOOM = 16;
+
 /** Radius of the highlighted surroundings of a selected incident, metres. */
 const NEARBY_RADIUS_M = 50;
 
@@ -79,13 +86,13 @@ function style() {
 function addLayers(m, info) {
   const boundary = (level) => ({ type: "geojson", data: `/api/v1/map/boundaries/${level}` });
   // Tiles are requested only inside the district, from the zoom where the server starts putting
-  // the layer's features in them, up to the deepest zoom it serves; MapLibre overzooms beyond.
+  // the layer's features in them, up to DEEPEST_TILE_ZOOM; MapLibre overzooms beyond.
   const [[west, south], [east, north]] = info.bounds;
   const tiles = (layer, minzoom, promoteId) => ({
     type: "vector",
     tiles: [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt`],
     minzoom,
-    maxzoom: info.tile_max_zoom,
+    maxzoom: Math.min(info.tile_max_zoom, DEEPEST_TILE_ZOOM),
     bounds: [west, south, east, north],
     promoteId,
   });

@@ -615,6 +615,14 @@ async fn the_map_draws_buildings_roads_and_pipelines_from_vector_tiles() -> Resu
     );
     save_screenshot(c, "map-tiles-z16-1920x1080.png").await?;
 
+    // z18: drawn from the z16 tiles, overzoomed (no deeper tile is requested; checked below).
+    show(c, [lon, lat], 18.0).await?;
+    let deep = c.execute(RENDERED, vec![]).await?;
+    assert!(
+        deep["buildings"]["count"].as_u64().unwrap_or(0) > 0,
+        "buildings at z18: {deep}"
+    );
+
     // z13: the server leaves buildings and pipelines out of the tiles; roads stay.
     show(c, [lon, lat], 13.0).await?;
     let low = c.execute(RENDERED, vec![]).await?;
@@ -668,6 +676,10 @@ async fn the_map_draws_buildings_roads_and_pipelines_from_vector_tiles() -> Resu
         let parts: Vec<&str> = u.trim_start_matches("/tiles/").split('/').collect();
         let (layer, z) = (parts[0], parts[1].parse::<u64>()?);
         assert!(z <= max_zoom, "{u}: within the served zooms");
+        assert!(
+            z <= 16,
+            "{u}: the map overzooms z16 tiles rather than asking for deeper ones"
+        );
         let min = match layer {
             "buildings" | "pipelines" => 14,
             "roads" => 8,

@@ -22,6 +22,13 @@ pub enum ReportError {
     Coordinates(#[from] CoordError),
     #[error("the point ({lon}, {lat}) is outside the district")]
     OutsideDistrict { lon: f64, lat: f64 },
+    /// Inside imported jurisdictions that stop above the grid level (e.g. municipal boundaries
+    /// only): an incident needs a street/town and a grid to be routed.
+    #[error(
+        "the point ({lon}, {lat}) lies in {within} but in no grid; incidents need a street/town \
+         and a grid there: import the grid boundaries"
+    )]
+    NotInAGrid { lon: f64, lat: f64, within: String },
     #[error("description is {0} characters; at most {MAX_DESCRIPTION_CHARS} are accepted")]
     DescriptionTooLong(usize),
     #[error("reporter is {0} characters; at most {MAX_REPORTER_CHARS} are accepted")]
@@ -68,14 +75,22 @@ impl Incidents {
         }
         // Analysed against the district as loaded now (the newest import it has picked up).
         let district = self.district.current();
-        let (analysis, street, grid) =
-            district
-                .spatial
-                .analyse(category, at)
-                .ok_or(ReportError::OutsideDistrict {
-                    lon: at.lon(),
-                    lat: at.lat(),
-                })?;
+        let Some((analysis, street, grid)) = district.spatial.analyse(category, at) else {
+            let (lon, lat) = (at.lon(), at.lat());
+            return Err(match district.spatial.jurisdictions.locate(at) {
+                Some(located) => ReportError::NotInAGrid {
+                    lon,
+                    lat,
+                    within: located
+                        .chain
+                        .iter()
+                        .map(|j| format!("{} ({})", j.name, j.code))
+                        .collect::<Vec<_>>()
+                        .join(" › "),
+                },
+                None => ReportError::OutsideDistrict { lon, lat },
+            });
+        };
         let draft = IncidentDraft {
             category,
             lon: at.lon(),

@@ -146,6 +146,22 @@ async fn the_osm_extract_imported_into_a_running_server_is_served() {
     assert_eq!(drawn.len(), features.len());
     assert!(drawn.iter().all(|f| f["geometry"]["type"].is_string()));
 
+    // Municipal boundaries stop above the grid level: an incident there cannot be routed, and
+    // the answer says why rather than calling the place outside the district.
+    let refused = client
+        .post(server.url("/api/v1/incidents"))
+        .json(&serde_json::json!({
+            "category": "damaged_manhole_cover", "lat": lat, "lon": lon, "description": "井盖破损"
+        }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_in_a_grid", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Vaduz"), "{message}");
+
     // Tiles over the museum: the POI, the buildings and roads around it, Vaduz's boundary.
     let pois = tile_ids(&client, &server, "pois", (lon, lat), 15).await;
     assert!(pois.contains(&museum.id), "{pois:?}");

@@ -83,6 +83,7 @@ impl From<ReportError> for Error {
             ReportError::UnknownCategory(_) => unprocessable("unknown_category"),
             ReportError::Coordinates(_) => unprocessable("invalid_coordinates"),
             ReportError::OutsideDistrict { .. } => unprocessable("outside_district"),
+            ReportError::NotInAGrid { .. } => unprocessable("not_in_a_grid"),
             ReportError::DescriptionTooLong(_) => unprocessable("description_too_long"),
             ReportError::ReporterTooLong(_) => unprocessable("reporter_too_long"),
             ReportError::Store(s) => Error::Store(s),

@@ -200,3 +200,33 @@ pub async fn point_in_grid(server: &TestServer, index: usize) -> Result<(f64, f6
     }
     Ok((lon / n as f64, lat / n as f64, code))
 }
+
+/// A WebSocket client of the live feed.
+pub type WsClient =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn ws_connect(url: &str) -> WsClient {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// The next JSON message that is not a heartbeat, within `secs` seconds.
+pub async fn next_message(ws: &mut WsClient, secs: u64) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(secs), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("a message within {secs} s"))
+            .expect("stream open")
+            .expect("no error");
+        if let Message::Text(text) = msg {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON message");
+            if v["type"] != "heartbeat" {
+                return v;
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The page in a real headless Chromium (software WebGL, so the map really renders): it
 //! hydrates, reacts to a click, and shows an incident posted through the API in the list and
 //! on the map without a reload; its layout holds at wall, desktop and laptop sizes; the map
-//! draws buildings, roads and pipelines from vector tiles, never from one big GeoJSON.
+//! draws buildings, roads and pipelines from vector tiles, never from one big GeoJSON; an open
+//! screen redraws after an import into the server's data dir, without a reload.
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
-use onegrid_tests::{point_in_grid, TestServer};
+use onegrid_tests::{point_in_grid, Options, TestServer};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
@@ -688,6 +689,59 @@ async fn the_map_draws_buildings_roads_and_pipelines_from_vector_tiles() -> Resu
         };
         assert!(z >= min, "{u}: no request below z{min}");
     }
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_open_screen_redraws_after_an_import() -> Result<()> {
+    use crate::reload::{import_building, NEW_BUILDING};
+
+    let server = TestServer::start_with(Options {
+        reload_interval_ms: 200,
+        ..Options::default()
+    })
+    .await?;
+    let (lon, lat, _) = point_in_grid(&server, 60).await?;
+    let b = browser().await?;
+    let c = &b.client;
+    c.goto(&server.url("/")).await?;
+    wait_until(
+        c,
+        "return document.getElementById('map').dataset.mapReady === 'true'",
+        60,
+        "the map to load",
+    )
+    .await?;
+    show(c, [lon, lat], 16.0).await?;
+    let before = c.execute(RENDERED, vec![]).await?;
+    let ids = strings(&before["buildings"]["ids"]);
+    assert!(!ids.is_empty(), "demo buildings are drawn: {before}");
+    assert!(!ids.contains(NEW_BUILDING));
+
+    // The import replaces the buildings layer; the server swaps it in and tells the page, which
+    // refetches its tiles. Without that the old tiles would stay drawn until they expire
+    // (`max-age=60`), so the wait below stays well under a minute.
+    import_building(&server, lon, lat).await;
+    wait_until(
+        c,
+        &format!(
+            "return window.onegrid.map.queryRenderedFeatures({{ layers: ['building-fill'] }})\
+             .some((f) => String(f.properties.id) === '{NEW_BUILDING}')"
+        ),
+        40,
+        "the imported building to be drawn",
+    )
+    .await?;
+    show(c, [lon, lat], 16.0).await?;
+    let after = c.execute(RENDERED, vec![]).await?;
+    let ids = strings(&after["buildings"]["ids"]);
+    assert_eq!(
+        ids,
+        BTreeSet::from([NEW_BUILDING.to_string()]),
+        "only the imported building is left: {after}"
+    );
+    b.client.close().await?;
     server.stop().await;
     Ok(())
 }

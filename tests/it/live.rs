@@ -2,36 +2,11 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use onegrid_tests::{point_in_grid, TestServer};
+use onegrid_tests::{point_in_grid, ws_connect as connect, TestServer, WsClient as Client};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(url: &str) -> Client {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
-}
-
-/// The next JSON message that is not a heartbeat.
 async fn next(ws: &mut Client) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("stream open")
-            .expect("no error");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).expect("JSON message");
-            if v["type"] != "heartbeat" {
-                return v;
-            }
-        }
-    }
+    onegrid_tests::next_message(ws, 10).await
 }
 
 async fn report(server: &TestServer, lon: f64, lat: f64, description: &str) -> Value {

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use onegrid_server::district::AssetLayer;
 use onegrid_server::import::{import_file, ImportRequest};
 use onegrid_server::ingest::{Crs, Format, Target};
@@ -15,9 +14,8 @@ use onegrid_server::tiles::{decode::decode, tile_at};
 use onegrid_tests::{point_in_grid, Options, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
-const NEW_BUILDING: &str = "RELOAD-B-1";
+pub(crate) const NEW_BUILDING: &str = "RELOAD-B-1";
 
 /// A square building of about 20 m × 20 m centred on (lon, lat), owned by `housing`.
 fn building_geojson(lon: f64, lat: f64) -> String {
@@ -39,6 +37,31 @@ fn building_geojson(lon: f64, lat: f64) -> String {
         }],
     })
     .to_string()
+}
+
+/// `onegrid import` of [`building_geojson`] into the running server's data dir, through the
+/// same library code; it replaces the buildings layer. Returns the import's `seq`.
+pub(crate) async fn import_building(server: &TestServer, lon: f64, lat: f64) -> i64 {
+    let files = tempfile::tempdir().expect("tempdir");
+    let file = files.path().join("new-building.geojson");
+    std::fs::write(&file, building_geojson(lon, lat)).expect("write");
+    let store = Store::open_sqlite(server.data_path()).await.expect("store");
+    let (imported, saved) = import_file(
+        &store,
+        &ImportRequest {
+            file,
+            format: Format::Auto,
+            target: Target::Layer(AssetLayer::Buildings),
+            crs: Crs::Wgs84,
+            owner: "urban_mgmt".to_string(),
+        },
+    )
+    .await
+    .expect("import");
+    store.close().await;
+    assert_eq!(imported.assets.len(), 1);
+    assert_eq!(saved.layers, [AssetLayer::Buildings]);
+    saved.seq
 }
 
 async fn nearby_buildings(
@@ -119,7 +142,7 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
     let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url(""))
         .await
         .expect("websocket");
-    let hello = next_json(&mut ws).await;
+    let hello = onegrid_tests::next_message(&mut ws, 30).await;
     assert_eq!(hello["type"], "hello");
 
     // Readers keep asking all through the import and the swap; every answer must be a 200.
@@ -146,27 +169,7 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
         })
     };
 
-    // `onegrid import` into the running server's data dir, through the same library code.
-    let files = tempfile::tempdir().expect("tempdir");
-    let file = files.path().join("new-building.geojson");
-    std::fs::write(&file, building_geojson(lon, lat)).expect("write");
-    let store = Store::open_sqlite(server.data_path()).await.expect("store");
-    let (imported, saved) = import_file(
-        &store,
-        &ImportRequest {
-            file,
-            format: Format::Auto,
-            target: Target::Layer(AssetLayer::Buildings),
-            crs: Crs::Wgs84,
-            owner: "urban_mgmt".to_string(),
-        },
-    )
-    .await
-    .expect("import");
-    store.close().await;
-    assert_eq!(imported.assets.len(), 1);
-    assert_eq!(saved.layers, [AssetLayer::Buildings]);
-    let generation = saved.seq;
+    let generation = import_building(&server, lon, lat).await;
 
     // The server answers from the new layer within the timeout.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -213,7 +216,7 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
 
     // Live clients were told, with the generation the server now answers from.
     let changed = loop {
-        let msg = next_json(&mut ws).await;
+        let msg = onegrid_tests::next_message(&mut ws, 30).await;
         if msg["type"] == "district_changed" {
             break msg;
         }
@@ -240,24 +243,4 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
         .collect();
     assert_eq!(near, [NEW_BUILDING], "{incident}");
     server.stop().await;
-}
-
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next JSON message that is not a heartbeat.
-async fn next_json(ws: &mut Client) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a message within 30 s")
-            .expect("stream open")
-            .expect("no error");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).expect("JSON message");
-            if v["type"] != "heartbeat" {
-                return v;
-            }
-        }
-    }
 }

@@ -60,6 +60,8 @@ pub struct Options {
     pub ws_queue: usize,
     /// How often the server checks the store for imported layers.
     pub reload_interval_ms: u64,
+    /// `fallback_department` of the server's config.
+    pub fallback_department: Option<String>,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             sim_interval_ms: 4000,
             ws_queue: 1024,
             reload_interval_ms: Config::default().reload_interval_ms,
+            fallback_department: None,
         }
     }
 }
@@ -85,6 +88,11 @@ impl TestServer {
             let entry = entry?;
             std::fs::copy(entry.path(), data_dir.path().join(entry.file_name()))?;
         }
+        TestServer::start_in(data_dir, options).await
+    }
+
+    /// A server on `data_dir` as it is (no demo district is generated into it).
+    pub async fn start_in(data_dir: tempfile::TempDir, options: Options) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let config = Config {
@@ -97,6 +105,7 @@ impl TestServer {
             sim_interval_ms: options.sim_interval_ms,
             ws_queue: options.ws_queue,
             reload_interval_ms: options.reload_interval_ms,
+            fallback_department: options.fallback_department,
             ..Config::default()
         };
         let (tx, rx) = oneshot::channel::<()>();

@@ -16,7 +16,9 @@ use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 use crate::dashboard::{format_time, upsert_into, Conn, Dash, MAX_ON_SCREEN};
 use crate::map;
-use crate::wire::{ErrorBody, Incident, IncidentStatus, Lang, MapInfo, ServerMessage, Stats};
+use crate::wire::{
+    ErrorBody, Incident, IncidentStatus, Lang, MapInfo, RulesReport, ServerMessage, Stats,
+};
 
 /// A feed silent for this long is treated as dead (the server sends a heartbeat every 15 s).
 const SILENCE_LIMIT_MS: f64 = 45_000.0;
@@ -84,6 +86,7 @@ pub fn start(dash: Dash) {
         }
     });
 
+    refresh_rules(dash);
     let live = Rc::new(Live::default());
     connect(dash, live.clone());
     watch_silence(live.clone());
@@ -109,6 +112,16 @@ pub fn reload(dash: Dash) {
         dash.loading.set(false);
     });
     refresh_stats(dash);
+}
+
+/// Loads the responsibility rules report (shown in the header when rules were skipped).
+fn refresh_rules(dash: Dash) {
+    spawn_local(async move {
+        match get_json::<RulesReport>("/api/v1/rules").await {
+            Ok(report) => dash.rules.set(Some(report)),
+            Err(e) => leptos::logging::warn!("responsibility rules: {e}"),
+        }
+    });
 }
 
 /// Asks the server to move an incident to `status`.
@@ -213,6 +226,7 @@ fn connect(dash: Dash, live: Rc<Live>) {
                         "live feed: district data changed (generation {generation})"
                     );
                     map::district_changed(generation as f64);
+                    refresh_rules(dash);
                 }
                 Err(e) => leptos::logging::warn!("live feed: unreadable message: {e}"),
             }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::i18n::texts;
 use crate::legend::MapLegend;
-use crate::wire::{Incident, IncidentStatus, Lang, Stats};
+use crate::wire::{Incident, IncidentStatus, Lang, RulesReport, Stats};
 
 /// State of the live feed, shown in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,10 @@ pub struct Dash {
     pub clock: RwSignal<String>,
     pub map_error: RwSignal<bool>,
     pub action_error: RwSignal<Option<String>>,
+    /// The responsibility rules as the server loaded them; a warning shows when any were
+    /// skipped or the file has problems.
+    pub rules: RwSignal<Option<RulesReport>>,
+    pub rules_open: RwSignal<bool>,
 }
 
 impl Dash {
@@ -62,6 +66,8 @@ impl Dash {
             clock: RwSignal::new(String::from("--:--:--")),
             map_error: RwSignal::new(false),
             action_error: RwSignal::new(None),
+            rules: RwSignal::new(None),
+            rules_open: RwSignal::new(false),
         }
     }
 
@@ -118,6 +124,7 @@ pub fn Dashboard() -> impl IntoView {
                 </Show>
                 <IncidentList/>
                 <Details/>
+                <RulesPanel/>
             </main>
         </div>
     }
@@ -174,10 +181,49 @@ fn Header() -> impl IntoView {
                         }}
                     </span>
                 </span>
+                <Show when=move || dash.rules.get().is_some_and(|r| r.has_problems())>
+                    <button class="rules-warning" data-rules="problems" on:click=move |_| dash.rules_open.update(|o| *o = !*o)>
+                        "⚠ "{move || t().rules_warning}" "
+                        <span class="rules-count">{move || dash.rules.get().map(|r| r.skipped.len() + r.problems.len()).unwrap_or(0)}</span>
+                    </button>
+                </Show>
                 <span class="clock">{move || dash.clock.get()}</span>
                 <button class="lang-switch" on:click=toggle>{move || t().switch_lang}</button>
             </div>
         </header>
+    }
+}
+
+/// What is wrong with the responsibility rules: the rules skipped and why, problems with the
+/// file, and how many rules are in force. Opened from the header's warning.
+#[component]
+fn RulesPanel() -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    move || {
+        let report = dash.rules.get().filter(|_| dash.rules_open.get())?;
+        Some(view! {
+            <section class="rules-panel" role="dialog" aria-label=move || t().rules_warning>
+                <header>
+                    <h3>{move || t().rules_warning}</h3>
+                    <button class="close" on:click=move |_| dash.rules_open.set(false)>{move || t().close}</button>
+                </header>
+                <p class="muted">
+                    {move || t().rules_file}" "<code>{report.file.clone()}</code>" · "
+                    {report.rules.len()}" "{move || t().rules_in_force}
+                </p>
+                <ul class="rules-problems">
+                    {report.problems.iter().map(|p| view! { <li class="rules-problem">{p.clone()}</li> }).collect_view()}
+                    {report.skipped.iter().map(|s| view! {
+                        <li class="rules-skipped" data-rule=s.id.clone().unwrap_or_default()>
+                            <span class="muted">{move || t().rules_skipped}" #"{s.index}</span>" "
+                            <code>{s.id.clone().unwrap_or_else(|| "?".into())}</code>": "{s.reason.clone()}
+                        </li>
+                    }).collect_view()}
+                </ul>
+                <p class="muted">{move || t().rules_note}</p>
+            </section>
+        })
     }
 }
 
@@ -357,15 +403,24 @@ fn Analysis(incident: Incident) -> impl IntoView {
     let responsibility = a.responsibility.map(|r| {
         let zh = r.explanation_zh.clone();
         let en = r.explanation_en.clone();
-        let name_zh = r.department.name_zh.clone();
-        let name_en = r.department.name_en.clone();
+        let code = r.department.as_ref().map(|d| d.code.clone()).unwrap_or_default();
+        let department = match r.department {
+            Some(d) => {
+                let (name_zh, name_en) = (d.name_zh.clone(), d.name_en.clone());
+                view! {
+                    <p class="department">
+                        {move || if lang() == Lang::Zh { name_zh.clone() } else { name_en.clone() }}
+                        <span class="contact">{move || t().contact}" "{d.contact.clone()}</span>
+                    </p>
+                }
+                .into_any()
+            }
+            None => view! { <p class="department none">{move || t().no_department}</p> }.into_any(),
+        };
         view! {
-            <div class="responsibility" class:review=r.review_required data-department=r.department.code.clone()>
+            <div class="responsibility" class:review=r.review_required data-department=code>
                 <h4>{move || t().responsible}</h4>
-                <p class="department">
-                    {move || if lang() == Lang::Zh { name_zh.clone() } else { name_en.clone() }}
-                    <span class="contact">{move || t().contact}" "{r.department.contact.clone()}</span>
-                </p>
+                {department}
                 <p class="explanation">{move || if lang() == Lang::Zh { zh.clone() } else { en.clone() }}</p>
             </div>
         }

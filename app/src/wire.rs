@@ -405,9 +405,11 @@ pub struct DepartmentRef {
 /// The department proposed as responsible, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Responsibility {
-    pub department: DepartmentRef,
-    /// Id of the rule that decided.
-    pub rule: String,
+    /// `None` when no rule in force covers the incident: it is accepted and a person routes it
+    /// (`review_required` is then true, and the explanation says why).
+    pub department: Option<DepartmentRef>,
+    /// Id of the rule that decided; `None` with the department.
+    pub rule: Option<String>,
     pub explanation_zh: String,
     pub explanation_en: String,
     /// True when the incident sits at a seam: proposed, never silently assigned.
@@ -426,4 +428,72 @@ pub struct Analysis {
     pub nearby: Vec<NearbyFeature>,
     #[serde(default)]
     pub responsibility: Option<Responsibility>,
+    /// Metres outside the district's outer boundary, for a point accepted at the edge (within
+    /// the seam distance outside it): its chain is the nearest grid's, for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_m: Option<f64>,
+}
+
+/// A department of the district (`GET /api/v1/departments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepartmentInfo {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub contact: String,
+    /// Code of the department this one belongs to.
+    pub parent: Option<String>,
+}
+
+/// One responsibility rule, as the rules file (TOML) writes it and `GET /api/v1/rules` shows it.
+/// A rule matches when the incident's category is in `categories` (empty: any), its street/town
+/// code starts with one of `streets` (empty: any) and, if `layer` is given, an asset of that
+/// layer (of one of `kinds` and `owners`, when given) lies within `within_m` metres.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsibilityRule {
+    pub id: String,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    #[serde(default)]
+    pub streets: Vec<String>,
+    #[serde(default)]
+    pub layer: Option<AssetLayer>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub within_m: Option<f64>,
+    /// A department code, or `$owner`: the owner of the asset the rule found.
+    pub department: String,
+}
+
+/// A rule of the file that is not in force, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRule {
+    /// Position in the file, from 1.
+    pub index: usize,
+    /// The rule's id, when it has one.
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// The responsibility rules as loaded (`GET /api/v1/rules`): those in force, in order (the
+/// first that matches decides), those skipped and why, and problems with the file as a whole.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RulesReport {
+    /// The rules file read.
+    pub file: String,
+    pub rules: Vec<ResponsibilityRule>,
+    pub skipped: Vec<SkippedRule>,
+    /// E.g. the file could not be parsed, or no rule applies to every incident.
+    pub problems: Vec<String>,
+}
+
+impl RulesReport {
+    /// True when the duty officer should be told: rules were skipped or the file has problems.
+    pub fn has_problems(&self) -> bool {
+        !self.skipped.is_empty() || !self.problems.is_empty()
+    }
 }

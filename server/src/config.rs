@@ -36,6 +36,9 @@ pub struct Config {
     pub seam_m: f64,
     /// Responsibility rules (TOML); default `<data_dir>/responsibility.toml`.
     pub rules_file: Option<PathBuf>,
+    /// Department code that the rules file written on the first start sends every incident
+    /// to that no other rule covers (when the district has that department).
+    pub fallback_department: Option<String>,
     /// How often the store is asked whether the district's layers changed (an import), in
     /// milliseconds; when they did, the in-memory indexes are rebuilt and swapped in.
     pub reload_interval_ms: u64,
@@ -56,6 +59,7 @@ impl Default for Config {
             ws_replay_limit: 10_000,
             seam_m: 30.0,
             rules_file: None,
+            fallback_department: None,
             reload_interval_ms: 2000,
         }
     }

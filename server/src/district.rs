@@ -19,6 +19,9 @@ pub struct Jurisdiction {
     /// Code of the enclosing jurisdiction; `None` for the district.
     pub parent: Option<String>,
     pub geometry: MultiPolygon<f64>,
+    /// Made by `onegrid grid generate` where no grid polygons were imported. Imported grids
+    /// always take precedence: they replace generated ones, never the other way round.
+    pub generated: bool,
 }
 
 /// A department that owns or maintains assets and takes incidents.
@@ -28,6 +31,9 @@ pub struct Department {
     pub name_zh: String,
     pub name_en: String,
     pub contact: String,
+    /// Code of the department this one belongs to (a bureau's section names the bureau).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// A physical thing on the map (部件): a building, a road segment, a pipeline segment, a POI.
@@ -111,4 +117,21 @@ impl District {
     pub fn assets_in(&self, layer: AssetLayer) -> impl Iterator<Item = &Asset> {
         self.assets.iter().filter(move |a| a.layer == layer)
     }
+}
+
+/// Road classes that count as main roads (OSM `highway` values, which the demo uses too): drawn
+/// from low zooms, and followed by generated grid edges.
+pub const MAJOR_ROADS: [&str; 8] = [
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+];
+
+pub fn is_major_road(kind: &str) -> bool {
+    MAJOR_ROADS.contains(&kind)
 }

@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::district::AssetLayer;
+use crate::grids::{self, GridError, GridOptions};
+use crate::hierarchy;
+use crate::ingest::departments::DepartmentsRead;
 use crate::ingest::{self, Crs, Format, Imported, IngestError, Target};
 use crate::store::{Store, StoreError};
 
@@ -32,6 +35,8 @@ pub enum ImportError {
     Nothing(PathBuf),
     #[error("saving the import failed; the data dir is unchanged: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}; the data dir is unchanged")]
+    Grids(#[from] GridError),
 }
 
 /// What [`save`] wrote.
@@ -67,7 +72,8 @@ pub async fn read(
 }
 
 /// Replaces, in one transaction, every asset layer the import holds features of and, if it
-/// holds jurisdictions, all jurisdictions. An import with nothing in it changes nothing.
+/// holds jurisdictions, the levels it holds (the other levels stay, their parents repaired by
+/// [`hierarchy::merge_levels`]). An import with nothing in it changes nothing.
 /// `file` (what was read) is named in the event; `progress(done, total)` as rows are written.
 pub async fn save(
     store: &Store,
@@ -82,15 +88,25 @@ pub async fn save(
     let mut layers: Vec<AssetLayer> = imported.assets.iter().map(|a| a.layer).collect();
     layers.sort();
     layers.dedup();
-    let jurisdictions =
-        (!imported.jurisdictions.is_empty()).then_some(imported.jurisdictions.as_slice());
+    let jurisdictions = if imported.jurisdictions.is_empty() {
+        None
+    } else {
+        let existing = store.load_jurisdictions().await?;
+        Some(hierarchy::merge_levels(existing, &imported.jurisdictions))
+    };
     let seq = store
-        .import(&layers, &imported.assets, jurisdictions, &origin, progress)
+        .import(
+            &layers,
+            &imported.assets,
+            jurisdictions.as_deref(),
+            &origin,
+            progress,
+        )
         .await?;
     Ok(Saved {
         seq,
         layers,
-        jurisdictions: jurisdictions.map(<[_]>::len),
+        jurisdictions: (!imported.jurisdictions.is_empty()).then_some(imported.jurisdictions.len()),
     })
 }
 
@@ -102,4 +118,75 @@ pub async fn import_file(
     let imported = read(request, |_, _| {}).await?;
     let saved = save(store, &request.file, &imported, &mut |_, _| {}).await?;
     Ok((imported, saved))
+}
+
+/// Reads a departments file (CSV or JSON) on a blocking thread.
+pub async fn read_departments(file: &Path) -> Result<DepartmentsRead, ImportError> {
+    let file = file.to_owned();
+    tokio::task::spawn_blocking(move || ingest::departments::read_file(&file))
+        .await
+        .map_err(|e| ImportError::Interrupted(e.to_string()))?
+        .map_err(ImportError::from)
+}
+
+/// Replaces every department with what the file held, in one transaction (a
+/// `departments.imported` event). A file with no usable row changes nothing.
+pub async fn save_departments(
+    store: &Store,
+    file: &Path,
+    read: &DepartmentsRead,
+) -> Result<i64, ImportError> {
+    if read.departments.is_empty() {
+        return Err(ImportError::Nothing(file.to_owned()));
+    }
+    Ok(store
+        .replace_departments(&read.departments, &format!("import {}", file.display()))
+        .await?)
+}
+
+/// `onegrid grid generate`: loads the jurisdictions and roads from the store, generates grids
+/// where none were imported ([`grids::generate`], on a blocking thread), and saves them with a
+/// `grids.generated` event in one transaction. The event carries the per-jurisdiction report.
+pub async fn generate_grids(
+    store: &Store,
+    options: GridOptions,
+    mut progress: impl FnMut(usize, usize) + Send + 'static,
+) -> Result<(grids::Generated, Option<i64>), ImportError> {
+    let existing = store.load_jurisdictions().await?;
+    let roads = if options.follow_roads {
+        store.load_assets(AssetLayer::Roads).await?
+    } else {
+        Vec::new()
+    };
+    let generated = tokio::task::spawn_blocking(move || {
+        grids::generate(existing, &roads, &options, &mut progress)
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))??;
+    let report = serde_json::json!({
+        "origin": "grid generate",
+        "cell_area_m2": options.cell_area_m2,
+        "follow_roads": options.follow_roads,
+        "generated": generated.generated,
+        "replaced": generated.replaced,
+        "parents": generated.parents.iter().map(|p| serde_json::json!({
+            "code": p.code,
+            "name": p.name,
+            "outcome": match &p.outcome {
+                grids::Outcome::Generated { cells, cell_area_m2, road_corners } => serde_json::json!({
+                    "generated": cells, "cell_area_m2": cell_area_m2, "road_corners": road_corners,
+                }),
+                grids::Outcome::HasImportedGrids(n) => serde_json::json!({ "imported_grids": n }),
+                grids::Outcome::Skipped(why) => serde_json::json!({ "skipped": why }),
+            },
+        })).collect::<Vec<_>>(),
+    });
+    if generated.generated == 0 && generated.replaced == 0 {
+        // Every finest jurisdiction holds imported grids: nothing to write.
+        return Ok((generated, None));
+    }
+    let seq = store
+        .save_generated_grids(&generated.jurisdictions, &report, &mut |_, _| {})
+        .await?;
+    Ok((generated, Some(seq)))
 }

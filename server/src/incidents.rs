@@ -6,7 +6,7 @@ use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerM
 
 use crate::district_state::DistrictState;
 use crate::live::{ws::encode, Frame, Hub};
-use crate::spatial::{CoordError, LonLat};
+use crate::spatial::{CoordError, LonLat, Unplaced};
 use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
 
 /// Longest description accepted, in characters.
@@ -20,7 +20,10 @@ pub enum ReportError {
     UnknownCategory(String),
     #[error("{0}")]
     Coordinates(#[from] CoordError),
-    #[error("the point ({lon}, {lat}) is outside the district")]
+    #[error(
+        "the point ({lon}, {lat}) is outside the district (farther than the seam distance from \
+         its boundary)"
+    )]
     OutsideDistrict { lon: f64, lat: f64 },
     /// Inside imported jurisdictions that stop above the grid level (e.g. municipal boundaries
     /// only): an incident needs a street/town and a grid to be routed.
@@ -75,33 +78,36 @@ impl Incidents {
         }
         // Analysed against the district as loaded now (the newest import it has picked up).
         let district = self.district.current();
-        let Some((analysis, street, grid)) = district.spatial.analyse(category, at) else {
-            let (lon, lat) = (at.lon(), at.lat());
-            return Err(match district.spatial.jurisdictions.locate(at) {
-                Some(located) => ReportError::NotInAGrid {
-                    lon,
-                    lat,
-                    within: located
-                        .chain
-                        .iter()
-                        .map(|j| format!("{} ({})", j.name, j.code))
-                        .collect::<Vec<_>>()
-                        .join(" › "),
-                },
-                None => ReportError::OutsideDistrict { lon, lat },
-            });
-        };
+        let placed = district
+            .spatial
+            .analyse(category, at)
+            .map_err(|unplaced| {
+                let (lon, lat) = (at.lon(), at.lat());
+                match unplaced {
+                    Unplaced::NotInAGrid(located) => ReportError::NotInAGrid {
+                        lon,
+                        lat,
+                        within: located
+                            .chain
+                            .iter()
+                            .map(|j| format!("{} ({})", j.name, j.code))
+                            .collect::<Vec<_>>()
+                            .join(" › "),
+                    },
+                    Unplaced::Outside => ReportError::OutsideDistrict { lon, lat },
+                }
+            })?;
         let draft = IncidentDraft {
             category,
             lon: at.lon(),
             lat: at.lat(),
             description,
             reporter,
-            street_code: street.code.clone(),
-            street_name: street.name.clone(),
-            grid_code: grid.code.clone(),
-            grid_name: grid.name.clone(),
-            analysis,
+            street_code: placed.street.map(|s| s.code.clone()).unwrap_or_default(),
+            street_name: placed.street.map(|s| s.name.clone()).unwrap_or_default(),
+            grid_code: placed.grid.code.clone(),
+            grid_name: placed.grid.name.clone(),
+            analysis: placed.analysis,
         };
         drop(district);
         let event = self.store.report_incident(&draft, Utc::now()).await?;

@@ -7,6 +7,8 @@
 pub mod config;
 pub mod district;
 pub mod district_state;
+pub mod grids;
+pub mod hierarchy;
 pub mod http;
 pub mod import;
 pub mod incidents;

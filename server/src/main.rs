@@ -24,6 +24,30 @@ enum Command {
     Serve(ServeArgs),
     /// Import a layer from GeoJSON or OpenStreetMap PBF into the data dir (one transaction).
     Import(ImportArgs),
+    /// Unit grids (单元网格) where the imported jurisdictions stop above grid level.
+    #[command(subcommand)]
+    Grid(GridCommand),
+}
+
+#[derive(Subcommand)]
+enum GridCommand {
+    /// Divide each finest imported jurisdiction that has no imported grids into unit grids of
+    /// a target area, clipped to it, following main roads (one transaction, with its event).
+    Generate(GridArgs),
+}
+
+#[derive(Args)]
+struct GridArgs {
+    /// Folder of the database [default: ./data].
+    #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Target area of one grid, in square metres (grids grow where a jurisdiction would need
+    /// more than 999).
+    #[arg(long, default_value_t = onegrid_server::grids::DEFAULT_CELL_AREA_M2)]
+    cell_area_m2: f64,
+    /// Do not pull grid corners onto main roads.
+    #[arg(long)]
+    no_roads: bool,
 }
 
 #[derive(Args)]
@@ -33,7 +57,8 @@ struct ImportArgs {
     data_dir: PathBuf,
     /// What the file holds: buildings, roads, pipelines, pois; district, street, community or
     /// grid (jurisdictions); boundaries (levels from each feature or OSM admin_level); all
-    /// (an OSM file: every layer and the boundaries). Required for GeoJSON.
+    /// (an OSM file: every layer and the boundaries); departments (CSV or JSON). Required for
+    /// GeoJSON.
     #[arg(long)]
     layer: Option<String>,
     /// Coordinate system of a GeoJSON file: wgs84, gcj02 (Chinese map providers) or bd09.
@@ -82,6 +107,10 @@ struct ServeArgs {
     /// Do not generate the demo district on an empty data dir.
     #[arg(long)]
     no_demo: bool,
+    /// Department that the rules file written on the first start sends every incident to
+    /// that no other rule covers.
+    #[arg(long, env = "ONEGRID_FALLBACK_DEPARTMENT")]
+    fallback_department: Option<String>,
 }
 
 impl ServeArgs {
@@ -114,6 +143,9 @@ impl ServeArgs {
         if self.no_demo {
             c.demo = false;
         }
+        if let Some(v) = self.fallback_department {
+            c.fallback_department = Some(v);
+        }
         Ok(c)
     }
 }
@@ -135,7 +167,11 @@ async fn main() -> anyhow::Result<()> {
             println!("onegrid: http://{}", listener.local_addr()?);
             onegrid_server::run(listener, config, shutdown_signal()).await?;
         }
+        Command::Import(args) if args.layer.as_deref() == Some("departments") => {
+            import_departments(args).await?
+        }
         Command::Import(args) => import(args).await?,
+        Command::Grid(GridCommand::Generate(args)) => generate_grids(args).await?,
     }
     Ok(())
 }
@@ -242,11 +278,128 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         println!("  {:15} {n} (layer replaced)", layer.as_str());
     }
     if let Some(n) = saved.jurisdictions {
-        println!("  jurisdictions   {n} (all replaced)");
+        println!("  jurisdictions   {n} (levels replaced)");
     }
     println!("  repaired        {repaired}");
     println!("  rejected        {rejected}");
     println!("  event seq       {}", saved.seq);
+    Ok(())
+}
+
+async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
+    use onegrid_server::import;
+    use onegrid_server::ingest::IssueAction;
+
+    let read = import::read_departments(&args.file).await?;
+    for issue in read.issues.iter().take(50) {
+        eprintln!(
+            "{:8} {} {}: {}",
+            issue.action, issue.file, issue.feature, issue.reason
+        );
+    }
+    if read.issues.len() > 50 {
+        eprintln!("… and {} more", read.issues.len() - 50);
+    }
+    let rejected = read
+        .issues
+        .iter()
+        .filter(|i| i.action == IssueAction::Rejected)
+        .count();
+    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    let saved = import::save_departments(&store, &args.file, &read).await;
+    store.close().await;
+    let seq = match saved {
+        Ok(seq) => seq,
+        Err(e @ import::ImportError::Nothing(_)) => {
+            anyhow::bail!("{e} ({rejected} rows rejected); the data dir is unchanged")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "imported {} into {}",
+        args.file.display(),
+        args.data_dir.display()
+    );
+    println!("  rows read       {}", read.rows_read);
+    println!(
+        "  departments     {} (all replaced)",
+        read.departments.len()
+    );
+    println!(
+        "  repaired        {}",
+        read.issues.len() - rejected
+    );
+    println!("  rejected        {rejected}");
+    println!("  event seq       {seq}");
+    Ok(())
+}
+
+async fn generate_grids(args: GridArgs) -> anyhow::Result<()> {
+    use onegrid_server::grids::{GridOptions, Outcome};
+
+    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("dividing  [{bar:40}] {pos}/{len} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let options = GridOptions {
+        cell_area_m2: args.cell_area_m2,
+        follow_roads: !args.no_roads,
+    };
+    let result = onegrid_server::import::generate_grids(&store, options, move |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })
+    .await;
+    store.close().await;
+    bar.finish_and_clear();
+    let (generated, seq) = result?;
+    for p in &generated.parents {
+        let what = match &p.outcome {
+            Outcome::Generated {
+                cells,
+                cell_area_m2,
+                road_corners,
+            } => format!(
+                "{cells} grids of ~{cell_area_m2:.0} m²{}{}",
+                if *cell_area_m2 > args.cell_area_m2 * 1.05 {
+                    " (larger than asked: at most 999 grids fit one code)"
+                } else {
+                    ""
+                },
+                if *road_corners > 0 {
+                    format!(", {road_corners} corners on main roads")
+                } else {
+                    String::new()
+                }
+            ),
+            Outcome::HasImportedGrids(n) => {
+                format!("kept: it holds {n} imported grids, which take precedence")
+            }
+            Outcome::Skipped(why) => format!("skipped: {why}"),
+        };
+        println!("  {} {} ({}): {what}", p.level.as_str(), p.name, p.code);
+    }
+    match seq {
+        Some(seq) => {
+            println!(
+                "generated {} grids in {} jurisdictions into {} (replacing {} generated before)",
+                generated.generated,
+                generated
+                    .parents
+                    .iter()
+                    .filter(|p| matches!(p.outcome, Outcome::Generated { .. }))
+                    .count(),
+                args.data_dir.display(),
+                generated.replaced
+            );
+            println!("  event seq       {seq}");
+        }
+        None => println!("nothing to generate: every finest jurisdiction holds imported grids"),
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod live;
 mod osm;
+mod own_district;
 mod reload;
 mod seams;
 mod spatial;

@@ -359,8 +359,46 @@ async fn seams_at_every_level_through_the_api() {
         json!({"chain": [], "seam": null})
     );
 
-    // Reporting outside is refused with a clear 422, near the boundary or not.
-    for p in [out10, out40, [116.4074, 39.9042]] {
+    // Reporting at the edge: 10 m outside is the district's problem until someone decides
+    // otherwise — accepted, in the nearest grid, for review, with the jurisdictions on our side
+    // as its seam candidates.
+    let r = client
+        .post(server.url("/api/v1/incidents"))
+        .json(&json!({"category": "damaged_road", "lon": out10[0], "lat": out10[1], "description": "边界路面坑洼"}))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let incident: Value = r.json().await.expect("JSON");
+    assert_eq!(incident["grid_code"], side.a.as_str(), "{incident}");
+    assert_eq!(incident["responsibility"]["review_required"], true, "{incident}");
+    let outside_m = incident["outside_m"].as_f64().expect("outside_m");
+    assert!((outside_m - 10.0).abs() <= 0.5, "{incident}");
+    let seam_codes: Vec<&str> = incident["seam"]["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert_eq!(seam_codes, chain(&side.a), "{incident}");
+    assert!(
+        incident["responsibility"]["explanation_en"]
+            .as_str()
+            .is_some_and(|e| e.contains("outside the district boundary")),
+        "{incident}"
+    );
+    let out100 = side.offset(-100.0, &inside_a);
+    // Beyond the seam distance it is refused with a clear 422, and nothing is written.
+    let before = client
+        .get(server.url("/api/v1/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json::<Value>()
+        .await
+        .expect("JSON")["seq"]
+        .clone();
+    for p in [out40, out100, [116.4074, 39.9042]] {
         let r = client
             .post(server.url("/api/v1/incidents"))
             .json(&json!({"category": "garbage", "lon": p[0], "lat": p[1], "description": "区外"}))
@@ -377,6 +415,16 @@ async fn seams_at_every_level_through_the_api() {
             "{body}"
         );
     }
+    let after = client
+        .get(server.url("/api/v1/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json::<Value>()
+        .await
+        .expect("JSON")["seq"]
+        .clone();
+    assert_eq!(before, after, "a refused report writes nothing");
 
     // Far outside every jurisdiction.
     let beijing = locate(&server, [116.4074, 39.9042]).await;

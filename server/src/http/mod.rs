@@ -1,10 +1,11 @@
 //! HTTP: routes, extractors and errors. Handlers parse at the edge and call the incident
 //! service, the store or the prepared map layers; they hold no SQL and no spatial logic.
 
+mod district;
 mod error;
 mod incidents;
 mod live;
-pub mod map;
+mod map;
 mod spatial;
 mod tiles;
 
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/spatial/nearby", get(spatial::nearby))
         .route("/spatial/nearby.geojson", get(spatial::nearby_geojson))
         .route("/spatial/locate", get(spatial::locate))
+        .route("/departments", get(district::departments))
+        .route("/rules", get(district::rules))
         .route("/map/info", get(map::info))
         .route("/map/boundaries/{level}", get(map::boundaries))
         .fallback(api_not_found)

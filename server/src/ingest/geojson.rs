@@ -997,6 +997,7 @@ fn convert_feature(
                 }
             };
             let j = Jurisdiction {
+                generated: false,
                 level,
                 code,
                 name: take_first(&mut props, &NAME_KEYS).unwrap_or_default(),

@@ -11,6 +11,7 @@
 
 mod clean;
 pub mod crs;
+pub mod departments;
 pub mod geojson;
 pub mod osm;
 
@@ -259,6 +260,8 @@ pub enum IngestError {
         format: Format,
         target: String,
     },
+    #[error("{file}: not a departments file: {reason}")]
+    Departments { file: String, reason: String },
     #[error("{file}: OSM data is always WGS84; the {crs} CRS does not apply to it")]
     CrsNotApplicable { file: String, crs: Crs },
 }

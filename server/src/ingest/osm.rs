@@ -35,7 +35,7 @@ use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use geo::coordinate_position::{coord_pos_relative_to_ring, CoordPos};
-use geo::{Area, Contains, Coord, Geometry, InteriorPoint, LineString, MultiPolygon};
+use geo::{Area, Coord, Geometry, LineString, MultiPolygon};
 use osmpbf::{BlobDecode, BlobReader, BlobType, Element, RelMemberType};
 use serde_json::{Map, Value};
 
@@ -200,7 +200,7 @@ pub fn read(
         build_poi(&mut out, poi, default_owner);
     }
     let mut imported = out.finish();
-    assign_parents(&mut imported.jurisdictions);
+    crate::hierarchy::assign_parents(&mut imported.jurisdictions);
     Ok(imported)
 }
 
@@ -772,6 +772,7 @@ fn build_relation(
     match rel.kind {
         RelKind::Boundary { level } => {
             let j = Jurisdiction {
+                generated: false,
                 level,
                 code: format!("R{}", rel.id),
                 name,
@@ -909,37 +910,6 @@ fn ring_inside(ring: &LineString<f64>, other: &LineString<f64>) -> bool {
         }
     }
     false
-}
-
-/// Sets each parentless jurisdiction's parent to the innermost jurisdiction of an outer level
-/// that contains its interior point.
-fn assign_parents(js: &mut [Jurisdiction]) {
-    let rank = |l: Level| Level::ALL.iter().position(|x| *x == l).unwrap_or(0);
-    let points: Vec<_> = js.iter().map(|j| j.geometry.interior_point()).collect();
-    let areas: Vec<f64> = js.iter().map(|j| j.geometry.unsigned_area()).collect();
-    let mut parents = vec![None; js.len()];
-    for (i, j) in js.iter().enumerate() {
-        if j.parent.is_some() {
-            continue;
-        }
-        let Some(p) = points[i] else { continue };
-        let best = js
-            .iter()
-            .enumerate()
-            .filter(|(k, o)| *k != i && rank(o.level) < rank(j.level) && o.geometry.contains(&p))
-            .max_by(|(a, x), (b, y)| {
-                rank(x.level)
-                    .cmp(&rank(y.level))
-                    .then(areas[*b].total_cmp(&areas[*a]))
-            })
-            .map(|(_, o)| o.code.clone());
-        parents[i] = best;
-    }
-    for (j, p) in js.iter_mut().zip(parents) {
-        if p.is_some() {
-            j.parent = p;
-        }
-    }
 }
 
 #[cfg(test)]

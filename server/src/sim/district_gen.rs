@@ -689,6 +689,7 @@ fn make_departments(rng: &mut ChaCha8Rng) -> Vec<Department> {
     DEPARTMENTS
         .iter()
         .map(|&(code, zh, en)| Department {
+            parent: None,
             code: code.to_string(),
             name_zh: zh.to_string(),
             name_en: en.to_string(),
@@ -1431,6 +1432,7 @@ fn make_jurisdictions(
     let mut out = Vec::new();
     let all: Vec<usize> = (0..CX * CY).filter(|&x| kept[x]).collect();
     out.push(Jurisdiction {
+        generated: false,
         level: Level::District,
         code: DISTRICT_CODE.to_string(),
         name: DISTRICT_NAME.to_string(),
@@ -1440,6 +1442,7 @@ fn make_jurisdictions(
     for (s, street) in STREETS.iter().enumerate() {
         let cells: Vec<usize> = all.iter().copied().filter(|&x| street_of[x] == s).collect();
         out.push(Jurisdiction {
+            generated: false,
             level: Level::Street,
             code: street.code.to_string(),
             name: street.name.to_string(),
@@ -1449,6 +1452,7 @@ fn make_jurisdictions(
     }
     for (k, comm) in communities.iter().enumerate() {
         out.push(Jurisdiction {
+            generated: false,
             level: Level::Community,
             code: comm.code.clone(),
             name: comm.name.clone(),
@@ -1459,6 +1463,7 @@ fn make_jurisdictions(
     for comm in communities {
         for (n, &cell) in comm.cells.iter().enumerate() {
             out.push(Jurisdiction {
+                generated: false,
                 level: Level::Grid,
                 code: format!("{}{:03}", comm.code, n + 1),
                 name: format!("{}第{}网格", comm.name, n + 1),

@@ -100,16 +100,24 @@ impl JurisdictionIndex {
             .or_else(|| self.containing(self.levels.get(&Level::Community)?, at))
             .or_else(|| self.containing(self.levels.get(&Level::Street)?, at))
             .or_else(|| self.containing(self.levels.get(&Level::District)?, at))?;
+        Some(self.chain_of(finest))
+    }
+
+    /// The chain from the district down to `finest`, following parent codes.
+    pub fn chain_of<'a>(&'a self, finest: &'a Jurisdiction) -> Located<'a> {
         let mut chain = vec![finest];
         while let Some(parent) = chain
             .last()
             .and_then(|j| j.parent.as_deref())
             .and_then(|code| self.by_code(code))
         {
+            if chain.len() > Level::ALL.len() {
+                break;
+            }
             chain.push(parent);
         }
         chain.reverse();
-        Some(Located { chain })
+        Located { chain }
     }
 
     /// Every jurisdiction within `within_m` metres of the point, at each level where the point
@@ -187,6 +195,7 @@ mod tests {
         size: f64,
     ) -> Jurisdiction {
         Jurisdiction {
+            generated: false,
             level,
             code: code.to_string(),
             name: code.to_string(),

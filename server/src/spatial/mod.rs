@@ -11,7 +11,7 @@ pub mod responsibility;
 
 pub use jurisdiction::{JurisdictionIndex, Located, SeamCandidate, DEFAULT_SEAM_M};
 pub use nearby::{AssetIndex, NearbyAsset, Radius, RadiusError, MAX_RADIUS_M};
-pub use responsibility::{Decision, Rules, RulesError, DEFAULT_RULES};
+pub use responsibility::{Decision, RuleContext, Rules, DEFAULT_RULES};
 
 use onegrid_app::wire::{
     Analysis, AssetLayer, Category, DepartmentRef, JurisdictionRef, LocateAnswer, NearbyFeature,
@@ -70,33 +70,72 @@ impl Spatial {
             .collect()
     }
 
-    /// Everything onegrid works out about a new incident's place. `None` outside the district.
-    pub fn analyse(
-        &self,
-        category: Category,
-        at: LonLat,
-    ) -> Option<(Analysis, &Jurisdiction, &Jurisdiction)> {
-        let located = self.jurisdictions.locate(at)?;
-        let street = located.at(Level::Street)?;
-        let grid = located.at(Level::Grid)?;
-        let radius = Radius::parse(SUMMARY_RADIUS_M).ok()?;
-        let near = self.assets.nearby(at, radius, &AssetLayer::ALL);
+    /// Everything onegrid works out about a new incident's place: its chain and grid, the
+    /// seam, the nearest assets and the proposed department (or why none is proposed).
+    ///
+    /// A point outside the district but within the seam distance of it (a pothole on the
+    /// border road) is placed in the nearest grid for review, with the jurisdictions near it as
+    /// its seam candidates; farther out it is [`Unplaced::Outside`].
+    pub fn analyse(&self, category: Category, at: LonLat) -> Result<Placed<'_>, Unplaced<'_>> {
         let seam = self.seam(at);
-        let responsibility =
-            self.rules
-                .decide(category, &located.chain, &near)
-                .map(|d| Responsibility {
-                    department: DepartmentRef {
-                        code: d.department.code.clone(),
-                        name_zh: d.department.name_zh.clone(),
-                        name_en: d.department.name_en.clone(),
-                        contact: d.department.contact.clone(),
-                    },
-                    rule: d.rule.id.clone(),
-                    explanation_zh: d.explanation_zh,
-                    explanation_en: d.explanation_en,
-                    review_required: seam.is_some(),
-                });
+        let (located, outside_m) = match self.jurisdictions.locate(at) {
+            Some(located) => (located, None),
+            None => {
+                let nearest_grid = self
+                    .jurisdictions
+                    .seam(at, self.seam_m)
+                    .into_iter()
+                    .filter(|c| c.jurisdiction.level == Level::Grid)
+                    .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m))
+                    .ok_or(Unplaced::Outside)?;
+                (
+                    self.jurisdictions.chain_of(nearest_grid.jurisdiction),
+                    Some(round_cm(nearest_grid.distance_m)),
+                )
+            }
+        };
+        let Some(grid) = located.at(Level::Grid) else {
+            return Err(Unplaced::NotInAGrid(located));
+        };
+        let street = located.at(Level::Street);
+        let near = match Radius::parse(SUMMARY_RADIUS_M) {
+            Ok(radius) => self.assets.nearby(at, radius, &AssetLayer::ALL),
+            Err(_) => Vec::new(),
+        };
+        let review_required = seam.is_some() || outside_m.is_some();
+        let mut responsibility = match self.rules.decide(category, &located.chain, &near) {
+            Some(d) => Responsibility {
+                department: Some(DepartmentRef {
+                    code: d.department.code.clone(),
+                    name_zh: d.department.name_zh.clone(),
+                    name_en: d.department.name_en.clone(),
+                    contact: d.department.contact.clone(),
+                }),
+                rule: Some(d.rule.id.clone()),
+                explanation_zh: d.explanation_zh,
+                explanation_en: d.explanation_en,
+                review_required,
+            },
+            None => {
+                let (explanation_zh, explanation_en) =
+                    responsibility::undecided_explanation(category, &located.chain);
+                Responsibility {
+                    department: None,
+                    rule: None,
+                    explanation_zh,
+                    explanation_en,
+                    review_required: true,
+                }
+            }
+        };
+        if let Some(m) = outside_m {
+            responsibility.explanation_zh.push_str(&format!(
+                "；该点在辖区边界外 {m:.1} 米，暂归最近的网格，需复核"
+            ));
+            responsibility.explanation_en.push_str(&format!(
+                "; the point is {m:.1} m outside the district boundary, placed in the nearest grid for review"
+            ));
+        }
         let mut per_layer = std::collections::HashMap::new();
         let nearby = near
             .iter()
@@ -111,10 +150,33 @@ impl Spatial {
             jurisdiction: located.chain.iter().map(|j| jurisdiction_ref(j)).collect(),
             seam,
             nearby,
-            responsibility,
+            responsibility: Some(responsibility),
+            outside_m,
         };
-        Some((analysis, street, grid))
+        Ok(Placed {
+            analysis,
+            street,
+            grid,
+        })
     }
+}
+
+/// A new incident's place, as [`Spatial::analyse`] worked it out.
+#[derive(Debug)]
+pub struct Placed<'a> {
+    pub analysis: Analysis,
+    /// `None` where the imported jurisdictions have no street/town level.
+    pub street: Option<&'a Jurisdiction>,
+    pub grid: &'a Jurisdiction,
+}
+
+/// Why a point cannot take an incident.
+#[derive(Debug)]
+pub enum Unplaced<'a> {
+    /// Farther outside the district than the seam distance.
+    Outside,
+    /// Inside jurisdictions that stop above grid level (the chain it lies in).
+    NotInAGrid(Located<'a>),
 }
 
 fn jurisdiction_ref(j: &Jurisdiction) -> JurisdictionRef {

@@ -1,14 +1,21 @@
 //! Who is responsible, and why: rules as data (TOML), first match wins, over the incident's
 //! category, the assets near it and its jurisdiction chain. Every decision carries an
 //! explanation in Chinese and English naming the facts it rests on.
+//!
+//! A rules file never stops the server: a rule that cannot be used (it names a department or a
+//! layer the district does not have, a key or category that does not exist) is skipped with its
+//! reason, and a file that cannot be parsed at all gives no rules. Both are reported
+//! ([`Rules::report`]) so a person can fix them; an incident no rule covers is still accepted,
+//! with no department proposed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use onegrid_app::wire::{AssetLayer, Category, Level};
-use serde::Deserialize;
+use onegrid_app::wire::{AssetLayer, Category, Level, RulesReport, SkippedRule};
 
 use super::NearbyAsset;
 use crate::district::{Department, Jurisdiction};
+
+pub use onegrid_app::wire::ResponsibilityRule as Rule;
 
 /// The rules onegrid starts with (written into the data dir on first start).
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
@@ -16,46 +23,74 @@ pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 /// Distance within which a rule's asset must lie when the rule does not say, in metres.
 const DEFAULT_WITHIN_M: f64 = 30.0;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    pub id: String,
-    #[serde(default)]
-    pub categories: Vec<Category>,
-    #[serde(default)]
-    pub streets: Vec<String>,
-    pub layer: Option<AssetLayer>,
-    #[serde(default)]
-    pub kinds: Vec<String>,
-    #[serde(default)]
-    pub owners: Vec<String>,
-    pub within_m: Option<f64>,
-    /// A department code, or `$owner`: the owner of the asset the rule found.
-    pub department: String,
+/// What a district has that rules may name: its departments, and the asset layers that hold
+/// assets (with the owners found in each).
+#[derive(Debug, Clone, Default)]
+pub struct RuleContext {
+    pub departments: Vec<Department>,
+    pub owners_by_layer: HashMap<AssetLayer, HashSet<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(rename = "rule")]
-    rules: Vec<Rule>,
+impl RuleContext {
+    fn has_department(&self, code: &str) -> bool {
+        self.departments.iter().any(|d| d.code == code)
+    }
+
+    fn has_layer(&self, layer: AssetLayer) -> bool {
+        self.owners_by_layer
+            .get(&layer)
+            .is_some_and(|o| !o.is_empty())
+    }
+
+    /// Why a parsed rule cannot be used here, if it cannot.
+    fn unusable(&self, rule: &Rule) -> Option<String> {
+        if rule.id.trim().is_empty() {
+            return Some("the rule has an empty id".into());
+        }
+        if let Some(w) = rule.within_m {
+            if !w.is_finite() || w < 0.0 {
+                return Some(format!("within_m = {w} is not a distance in metres"));
+            }
+        }
+        if let Some(layer) = rule.layer {
+            if !self.has_layer(layer) {
+                return Some(format!(
+                    "it needs the {} layer, which holds no assets in this district",
+                    layer.as_str()
+                ));
+            }
+        }
+        if rule.department == "$owner" {
+            let Some(layer) = rule.layer else {
+                return Some("department \"$owner\" needs a layer whose asset's owner it names".into());
+            };
+            let owners = &self.owners_by_layer[&layer];
+            if !owners.iter().any(|o| self.has_department(o)) {
+                let mut some: Vec<&str> = owners.iter().map(String::as_str).collect();
+                some.sort_unstable();
+                some.truncate(5);
+                return Some(format!(
+                    "the owners of the {} layer ({}) are none of the district's departments",
+                    layer.as_str(),
+                    some.join(", ")
+                ));
+            }
+        } else if !self.has_department(&rule.department) {
+            return Some(format!(
+                "it names department {:?}, which the district does not have",
+                rule.department
+            ));
+        }
+        None
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RulesError {
-    #[error("responsibility rules: {0}")]
-    Parse(#[from] toml::de::Error),
-    #[error("responsibility rule {rule:?} names unknown department {department:?}")]
-    UnknownDepartment { rule: String, department: String },
-    #[error("responsibility rules: no rule applies to every incident; end with a rule without conditions")]
-    NoFallback,
-}
-
-/// A checked rule set with the departments it can name.
+/// A checked rule set with the departments it can name, and what was left out of it.
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
     departments: HashMap<String, Department>,
+    report: RulesReport,
 }
 
 /// The outcome for one incident.
@@ -69,34 +104,89 @@ pub struct Decision<'a> {
 }
 
 impl Rules {
-    /// Parses and checks a rule file against the known departments.
-    pub fn parse(text: &str, departments: &[Department]) -> Result<Rules, RulesError> {
-        let file: RuleFile = toml::from_str(text)?;
-        let departments: HashMap<String, Department> = departments
-            .iter()
-            .map(|d| (d.code.clone(), d.clone()))
-            .collect();
-        for r in &file.rules {
-            if r.department != "$owner" && !departments.contains_key(&r.department) {
-                return Err(RulesError::UnknownDepartment {
-                    rule: r.id.clone(),
-                    department: r.department.clone(),
-                });
+    /// Reads a rule file (named `file` in the report) against what the district has. Never
+    /// fails: rules that cannot be used are skipped, and a file that cannot be parsed gives an
+    /// empty rule set; [`Rules::report`] says which and why.
+    pub fn parse(file: &str, text: &str, context: &RuleContext) -> Rules {
+        let mut report = RulesReport {
+            file: file.to_string(),
+            ..RulesReport::default()
+        };
+        let mut rules = Vec::new();
+        match toml::from_str::<toml::Table>(text) {
+            Err(e) => report.problems.push(format!(
+                "{file} cannot be read as TOML, so no rule is in force: {}",
+                e.message()
+            )),
+            Ok(mut table) => {
+                let entries = match table.remove("rule") {
+                    Some(toml::Value::Array(entries)) => entries,
+                    Some(_) => {
+                        report
+                            .problems
+                            .push(format!("{file}: `rule` must be an array of tables ([[rule]])"));
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                };
+                for key in table.keys() {
+                    report
+                        .problems
+                        .push(format!("{file}: unknown top-level key {key:?} ignored"));
+                }
+                let mut ids = HashSet::new();
+                for (i, entry) in entries.into_iter().enumerate() {
+                    let id = entry
+                        .get("id")
+                        .and_then(toml::Value::as_str)
+                        .map(str::to_string);
+                    let skip = |reason: String| SkippedRule {
+                        index: i + 1,
+                        id: id.clone(),
+                        reason,
+                    };
+                    let rule: Rule = match entry.try_into() {
+                        Ok(rule) => rule,
+                        Err(e) => {
+                            report.skipped.push(skip(e.message().trim().to_string()));
+                            continue;
+                        }
+                    };
+                    if let Some(reason) = context.unusable(&rule) {
+                        report.skipped.push(skip(reason));
+                    } else if !ids.insert(rule.id.clone()) {
+                        report
+                            .skipped
+                            .push(skip(format!("id {:?} is used by an earlier rule", rule.id)));
+                    } else {
+                        rules.push(rule);
+                    }
+                }
             }
         }
-        let unconditional = |r: &Rule| {
-            r.categories.is_empty()
-                && r.streets.is_empty()
-                && r.layer.is_none()
-                && r.department != "$owner"
-        };
-        if !file.rules.iter().any(unconditional) {
-            return Err(RulesError::NoFallback);
+        if !rules.iter().any(is_unconditional) {
+            report.problems.push(
+                "no rule in force applies to every incident: end with a rule without conditions \
+                 naming a department; until then an incident no rule covers is accepted with no \
+                 department proposed, for review"
+                    .into(),
+            );
         }
-        Ok(Rules {
-            rules: file.rules,
-            departments,
-        })
+        report.rules = rules.clone();
+        Rules {
+            rules,
+            departments: context
+                .departments
+                .iter()
+                .map(|d| (d.code.clone(), d.clone()))
+                .collect(),
+            report,
+        }
+    }
+
+    /// The rules in force, those skipped and why, and problems with the file.
+    pub fn report(&self) -> &RulesReport {
+        &self.report
     }
 
     pub fn department(&self, code: &str) -> Option<&Department> {
@@ -159,6 +249,76 @@ impl Rules {
     }
 }
 
+/// A rule without conditions that names a department: it applies to every incident.
+fn is_unconditional(r: &Rule) -> bool {
+    r.categories.is_empty() && r.streets.is_empty() && r.layer.is_none() && r.department != "$owner"
+}
+
+/// The rules file written on the first start: the default rules that name only departments and
+/// layers the district has (so the demo district gets them all, an imported district the
+/// `$owner` rules its assets' owners make usable), ending with a fallback to `fallback` when
+/// that is one of its departments. Returns the text and one line per rule left out, for the log.
+pub fn default_rules_for(context: &RuleContext, fallback: Option<&str>) -> (String, Vec<String>) {
+    let mut blocks = DEFAULT_RULES.split("[[rule]]");
+    let mut text = blocks.next().unwrap_or_default().to_string();
+    let mut left_out = Vec::new();
+    let mut has_fallback = false;
+    for block in blocks {
+        let Ok(rule) = toml::from_str::<Rule>(block) else {
+            continue;
+        };
+        let fallback_here = is_unconditional(&rule);
+        match context.unusable(&rule) {
+            None if fallback_here && fallback.is_some_and(|f| f != rule.department) => {
+                left_out.push(format!(
+                    "rule {}: the fallback department is {} instead",
+                    rule.id,
+                    fallback.unwrap_or_default()
+                ));
+            }
+            None => {
+                has_fallback |= fallback_here;
+                text.push_str("[[rule]]");
+                text.push_str(block);
+            }
+            Some(reason) => left_out.push(format!("rule {}: {reason}", rule.id)),
+        }
+    }
+    if !has_fallback {
+        match fallback.filter(|f| context.has_department(f)) {
+            Some(code) => {
+                if !text.ends_with("\n\n") {
+                    text.push('\n');
+                }
+                text.push_str(&format!(
+                    "[[rule]]\nid = \"fallback\"\ndepartment = \"{code}\"\n"
+                ));
+            }
+            None => left_out.push(match fallback {
+                Some(code) => format!(
+                    "no fallback rule: the fallback department {code:?} is not one of the district's departments"
+                ),
+                None => "no fallback rule: set fallback_department (config, ONEGRID_FALLBACK_DEPARTMENT or --fallback-department) to a department code".into(),
+            }),
+        }
+    }
+    (text, left_out)
+}
+
+/// The explanation given when no rule in force covers an incident.
+pub fn undecided_explanation(category: Category, chain: &[&Jurisdiction]) -> (String, String) {
+    let mut zh = format!(
+        "{}：没有适用的责任规则，未提出责任部门，需值班人员分派",
+        category.label_zh()
+    );
+    let mut en = format!(
+        "{}: no responsibility rule in force covers it, so no department is proposed; a duty officer routes it",
+        category.label_en()
+    );
+    push_place(&mut zh, &mut en, chain);
+    (zh, en)
+}
+
 fn layer_words(layer: AssetLayer) -> (&'static str, &'static str, &'static str, &'static str) {
     // (noun zh, verb zh, noun en, verb en)
     match layer {
@@ -210,6 +370,12 @@ fn explain(
             en.push_str(&format!("rule {} assigns {}", rule.id, department.name_en));
         }
     }
+    push_place(&mut zh, &mut en, chain);
+    (zh, en)
+}
+
+/// Appends where the incident lies: its grid and street/town.
+fn push_place(zh: &mut String, en: &mut String, chain: &[&Jurisdiction]) {
     let grid = chain.iter().find(|j| j.level == Level::Grid);
     let street = chain.iter().find(|j| j.level == Level::Street);
     match (grid, street) {
@@ -221,9 +387,12 @@ fn explain(
             zh.push_str(&format!("；位于{}", s.name));
             en.push_str(&format!("; inside {}", s.name));
         }
+        (Some(g), None) => {
+            zh.push_str(&format!("；位于网格 {}（{}）", g.code, g.name));
+            en.push_str(&format!("; inside grid {} ({})", g.code, g.name));
+        }
         _ => {}
     }
-    (zh, en)
 }
 
 #[cfg(test)]
@@ -234,6 +403,7 @@ mod tests {
 
     fn dept(code: &str, zh: &str, en: &str) -> Department {
         Department {
+            parent: None,
             code: code.into(),
             name_zh: zh.into(),
             name_en: en.into(),
@@ -274,6 +444,7 @@ mod tests {
 
     fn jurisdiction(level: Level, code: &str, name: &str) -> Jurisdiction {
         Jurisdiction {
+            generated: false,
             level,
             code: code.into(),
             name: name.into(),
@@ -284,7 +455,8 @@ mod tests {
 
     #[test]
     fn the_default_rules_load_and_explain_with_the_nearest_asset() {
-        let rules = Rules::parse(DEFAULT_RULES, &departments()).expect("default rules");
+        let rules = Rules::parse("default", DEFAULT_RULES, &context());
+        assert!(!rules.report().has_problems(), "{:?}", rules.report());
         let road = asset(
             AssetLayer::Roads,
             "R-001234",
@@ -354,29 +526,131 @@ mod tests {
         assert_eq!(d.department.code, "fire");
     }
 
+    /// The test departments, with roads and pipelines owned by some of them.
+    fn context() -> RuleContext {
+        let owners = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect();
+        RuleContext {
+            departments: departments(),
+            owners_by_layer: HashMap::from([
+                (AssetLayer::Roads, owners(&["transport"])),
+                (AssetLayer::Pipelines, owners(&["water_supply", "water"])),
+            ]),
+        }
+    }
+
+    fn skipped(rules: &Rules) -> Vec<(usize, Option<&str>, &str)> {
+        rules
+            .report()
+            .skipped
+            .iter()
+            .map(|s| (s.index, s.id.as_deref(), s.reason.as_str()))
+            .collect()
+    }
+
     #[test]
-    fn bad_rule_files_are_refused_with_a_reason() {
-        let unknown = "[[rule]]\nid = \"x\"\ndepartment = \"moon_office\"\n";
-        assert!(matches!(
-            Rules::parse(unknown, &departments()),
-            Err(RulesError::UnknownDepartment { .. })
-        ));
-        let no_fallback =
-            "[[rule]]\nid = \"x\"\ncategories = [\"garbage\"]\ndepartment = \"urban_mgmt\"\n";
-        assert!(matches!(
-            Rules::parse(no_fallback, &departments()),
-            Err(RulesError::NoFallback)
-        ));
-        let typo = "[[rule]]\nid = \"x\"\ndepartmnt = \"urban_mgmt\"\n";
-        assert!(matches!(
-            Rules::parse(typo, &departments()),
-            Err(RulesError::Parse(_))
-        ));
-        let bad_category =
-            "[[rule]]\nid = \"x\"\ncategories = [\"ufo\"]\ndepartment = \"urban_mgmt\"\n";
-        assert!(matches!(
-            Rules::parse(bad_category, &departments()),
-            Err(RulesError::Parse(_))
-        ));
+    fn unusable_rules_are_skipped_with_their_reason_and_the_rest_stay_in_force() {
+        let text = r#"
+[[rule]]
+id = "moon"
+department = "moon_office"
+
+[[rule]]
+id = "typo"
+departmnt = "urban_mgmt"
+
+[[rule]]
+id = "ufo"
+categories = ["ufo"]
+department = "urban_mgmt"
+
+[[rule]]
+id = "by-building"
+layer = "buildings"
+department = "$owner"
+
+[[rule]]
+id = "owner-without-layer"
+department = "$owner"
+
+[[rule]]
+id = "roads"
+categories = ["damaged_road"]
+layer = "roads"
+department = "$owner"
+
+[[rule]]
+id = "roads"
+department = "transport"
+
+[[rule]]
+id = "fallback"
+department = "urban_mgmt"
+"#;
+        let rules = Rules::parse("rules.toml", text, &context());
+        let got = skipped(&rules);
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert_eq!(got[0].0, 1);
+        assert!(got[0].2.contains("\"moon_office\""), "{got:?}");
+        assert!(got[1].2.contains("departmnt"), "{got:?}");
+        assert!(got[2].2.contains("ufo"), "{got:?}");
+        assert!(got[3].2.contains("buildings layer"), "{got:?}");
+        assert!(got[4].2.contains("needs a layer"), "{got:?}");
+        assert_eq!(got[5].1, Some("roads"));
+        assert!(got[5].2.contains("earlier rule"), "{got:?}");
+        let in_force: Vec<&str> = rules.report().rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(in_force, ["roads", "fallback"]);
+        assert!(rules.report().problems.is_empty(), "{:?}", rules.report());
+        assert_eq!(rules.report().file, "rules.toml");
+
+        // Without a fallback, an incident nothing covers gets no decision, and it is said.
+        let only_roads = "[[rule]]\nid = \"x\"\ncategories = [\"garbage\"]\ndepartment = \"urban_mgmt\"\n";
+        let rules = Rules::parse("r.toml", only_roads, &context());
+        assert!(rules.decide(Category::FireHazard, &[], &[]).is_none());
+        assert!(rules.report().problems[0].contains("no rule in force applies to every incident"));
+
+        // A file that is not TOML at all: no rules, and why.
+        let rules = Rules::parse("r.toml", "[[rule]\nid = ", &context());
+        assert!(rules.report().rules.is_empty());
+        assert!(rules.report().problems[0].contains("cannot be read as TOML"), "{:?}", rules.report());
+        assert!(rules.decide(Category::Garbage, &[], &[]).is_none());
+    }
+
+    #[test]
+    fn the_first_rules_file_names_only_what_the_district_has() {
+        // The demo's departments and layers: the defaults, whole.
+        let demo = RuleContext {
+            departments: departments(),
+            owners_by_layer: context().owners_by_layer,
+        };
+        let (text, left_out) = default_rules_for(&demo, None);
+        assert_eq!(text, DEFAULT_RULES);
+        assert!(left_out.is_empty(), "{left_out:?}");
+
+        // An imported district: its own departments, roads owned by one of them, no pipelines.
+        let own = RuleContext {
+            departments: vec![
+                dept("bauamt", "建设局", "Building Office"),
+                dept("gemeinde", "市政厅", "Town Hall"),
+            ],
+            owners_by_layer: HashMap::from([(
+                AssetLayer::Roads,
+                ["bauamt".to_string()].into(),
+            )]),
+        };
+        let (text, left_out) = default_rules_for(&own, Some("gemeinde"));
+        let rules = Rules::parse("r.toml", &text, &own);
+        assert!(!rules.report().has_problems(), "{:?}\n{text}", rules.report());
+        let ids: Vec<&str> = rules.report().rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["manhole-in-road", "road-maintainer", "fallback"]);
+        assert!(left_out.iter().any(|l| l.contains("pipelines layer")), "{left_out:?}");
+        assert!(left_out.iter().any(|l| l.contains("\"water\"")), "{left_out:?}");
+        let d = rules.decide(Category::Garbage, &[], &[]).expect("fallback");
+        assert_eq!(d.department.code, "gemeinde");
+
+        // No fallback department configured: the file has none, and the log says how to set one.
+        let (text, left_out) = default_rules_for(&own, None);
+        let rules = Rules::parse("r.toml", &text, &own);
+        assert!(rules.decide(Category::Garbage, &[], &[]).is_none());
+        assert!(left_out.iter().any(|l| l.contains("fallback_department")), "{left_out:?}");
     }
 }

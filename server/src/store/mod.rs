@@ -121,6 +121,27 @@ impl Store {
         }
     }
 
+    /// Replaces every department in one transaction, with a `departments.imported` event
+    /// (which, like an import of layers, makes a running server reload).
+    pub async fn replace_departments(&self, departments: &[Department], origin: &str) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => s.replace_departments(departments, origin).await,
+        }
+    }
+
+    /// Replaces every jurisdiction with `jurisdictions` (the kept ones and the newly generated
+    /// grids) in one transaction, with a `grids.generated` event carrying `report`.
+    pub async fn save_generated_grids(
+        &self,
+        jurisdictions: &[Jurisdiction],
+        report: &serde_json::Value,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<i64> {
+        match self {
+            Store::Sqlite(s) => s.save_generated_grids(jurisdictions, report, progress).await,
+        }
+    }
+
     pub async fn load_departments(&self) -> Result<Vec<Department>> {
         match self {
             Store::Sqlite(s) => s.load_departments().await,
@@ -189,8 +210,8 @@ impl Store {
         }
     }
 
-    /// `seq` of the newest event that changed the district's layers (`district.loaded` or
-    /// `layers.imported`); 0 when there is none. The in-memory indexes are current when they
+    /// `seq` of the newest event that changed the district's layers (`district.loaded`,
+    /// `layers.imported`, `departments.imported` or `grids.generated`); 0 when there is none. The in-memory indexes are current when they
     /// were loaded at this `seq`.
     pub async fn layers_seq(&self) -> Result<i64> {
         match self {

@@ -80,18 +80,6 @@ impl TileLayer {
     }
 }
 
-/// Road classes drawn from z8 (OSM `highway` values included, for imported roads).
-const MAJOR_ROADS: [&str; 8] = [
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-];
-
 /// The lowest zoom at which any feature of `layer` is drawn.
 pub fn min_zoom(layer: AssetLayer) -> u8 {
     match layer {
@@ -105,7 +93,7 @@ pub fn min_zoom(layer: AssetLayer) -> u8 {
 /// The lowest zoom at which `asset` is drawn.
 fn asset_min_zoom(asset: &Asset) -> u8 {
     match asset.layer {
-        AssetLayer::Roads if MAJOR_ROADS.contains(&asset.kind.as_str()) => 8,
+        AssetLayer::Roads if crate::district::is_major_road(&asset.kind) => 8,
         AssetLayer::Roads if asset.kind.starts_with("tertiary") => 12,
         AssetLayer::Roads => 13,
         layer => min_zoom(layer),

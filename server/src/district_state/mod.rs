@@ -19,11 +19,14 @@ use onegrid_app::wire::ServerMessage;
 
 use crate::config::Config;
 use crate::district::{Asset, AssetLayer, Department, Jurisdiction};
-use crate::http::map::MapLayers;
 use crate::live::{ws::encode, Frame, Hub};
-use crate::spatial::{self, AssetIndex, JurisdictionIndex, Rules, RulesError, Spatial};
+use crate::spatial::{self, AssetIndex, JurisdictionIndex, RuleContext, Rules, Spatial};
 use crate::store::{Store, StoreError};
 use crate::tiles::TileCache;
+
+mod map_layers;
+
+pub use map_layers::MapLayers;
 
 /// How often a load is tried again when the layers change while they are being read.
 const LOAD_ATTEMPTS: u32 = 5;
@@ -42,9 +45,7 @@ pub enum LoadError {
     Store(#[from] StoreError),
     #[error("the data dir {0} holds no district; start without --no-demo to generate the demo district, or import one")]
     NoDistrict(PathBuf),
-    #[error(transparent)]
-    Rules(#[from] RulesError),
-    #[error("cannot read or write {path}: {source}")]
+    #[error("cannot read or write the rules file {path}: {source}")]
     RulesFile {
         path: PathBuf,
         source: std::io::Error,
@@ -110,7 +111,17 @@ fn build(
     config: &Config,
     generation: u64,
 ) -> Result<LoadedDistrict, LoadError> {
-    let rules = load_rules(config, departments)?;
+    let mut context = RuleContext {
+        departments: departments.to_vec(),
+        ..RuleContext::default()
+    };
+    for a in &assets {
+        let owners = context.owners_by_layer.entry(a.layer).or_default();
+        if !owners.contains(&a.owner) {
+            owners.insert(a.owner.clone());
+        }
+    }
+    let rules = load_rules(config, &context)?;
     let map = MapLayers::build(&jurisdictions, config.utc_offset_minutes);
     let spatial = Spatial {
         jurisdictions: JurisdictionIndex::new(jurisdictions),
@@ -125,9 +136,11 @@ fn build(
     })
 }
 
-/// The responsibility rules: `config.rules_file`, else `<data dir>/responsibility.toml`, which is
-/// written with the defaults when missing so it can be edited there.
-fn load_rules(config: &Config, departments: &[Department]) -> Result<Rules, LoadError> {
+/// The responsibility rules: `config.rules_file`, else `<data dir>/responsibility.toml`. When
+/// that is missing it is written, so it can be edited there, with the default rules that name
+/// only what this district has ([`spatial::responsibility::default_rules_for`]). Rules that
+/// cannot be used are logged and skipped; only failing to read or write the file is an error.
+fn load_rules(config: &Config, context: &RuleContext) -> Result<Rules, LoadError> {
     let path = config
         .rules_file
         .clone()
@@ -137,10 +150,35 @@ fn load_rules(config: &Config, departments: &[Department]) -> Result<Rules, Load
         source,
     };
     if config.rules_file.is_none() && !path.exists() {
-        std::fs::write(&path, spatial::DEFAULT_RULES).map_err(io)?;
+        let (text, left_out) = spatial::responsibility::default_rules_for(
+            context,
+            config.fallback_department.as_deref(),
+        );
+        std::fs::write(&path, &text).map_err(io)?;
+        tracing::info!(
+            file = %path.display(),
+            "wrote the responsibility rules file with the default rules this district's departments and layers allow; edit it there"
+        );
+        for line in &left_out {
+            tracing::info!(file = %path.display(), "left out of the rules file: {line}");
+        }
     }
     let text = std::fs::read_to_string(&path).map_err(io)?;
-    Ok(Rules::parse(&text, departments)?)
+    let rules = Rules::parse(&path.display().to_string(), &text, context);
+    let report = rules.report();
+    for skipped in &report.skipped {
+        tracing::warn!(
+            file = %report.file,
+            index = skipped.index,
+            rule = skipped.id.as_deref().unwrap_or("?"),
+            "responsibility rule skipped: {}",
+            skipped.reason
+        );
+    }
+    for problem in &report.problems {
+        tracing::warn!(file = %report.file, "responsibility rules: {problem}");
+    }
+    Ok(rules)
 }
 
 /// The current [`LoadedDistrict`], shared by every handler. Cheap to clone.
@@ -254,6 +292,7 @@ mod tests {
 
     fn departments() -> Vec<Department> {
         vec![Department {
+            parent: None,
             code: "urban_mgmt".into(),
             name_zh: "区城管局".into(),
             name_en: "Urban Management".into(),
@@ -263,6 +302,7 @@ mod tests {
 
     fn district_area() -> Jurisdiction {
         Jurisdiction {
+            generated: false,
             level: Level::District,
             code: "440604".into(),
             name: "禅城区".into(),
@@ -466,7 +506,7 @@ mod tests {
         assert_eq!(store.layers_seq().await.expect("seq"), first);
         assert_eq!(reloader.check().await.expect("check"), None);
 
-        // A broken rules file makes the reload fail: the loaded district stays.
+        // A rules file that cannot be read makes the reload fail: the loaded district stays.
         let held = state.current();
         let imported = store
             .import(
@@ -479,14 +519,16 @@ mod tests {
             .await
             .expect("import");
         let rules = config.rules_file.clone().expect("rules file");
-        std::fs::write(&rules, "[[rule]]\nid = \"x\"\ndepartment = \"nobody\"\n").expect("write");
-        let err = reloader.check().await.expect_err("unknown department");
-        assert!(matches!(err, LoadError::Rules(_)), "{err}");
+        std::fs::remove_file(&rules).expect("remove");
+        std::fs::create_dir(&rules).expect("a directory where the file was");
+        let err = reloader.check().await.expect_err("unreadable rules");
+        assert!(matches!(err, LoadError::RulesFile { .. }), "{err}");
         assert!(Arc::ptr_eq(&state.current(), &held));
         assert_eq!(buildings_near(&state.current()), ["OLD"]);
         assert!(live.try_recv().is_none(), "nothing announced");
 
         // Fixed: the next check swaps the import in.
+        std::fs::remove_dir(&rules).expect("remove");
         std::fs::write(&rules, RULES).expect("write");
         let swapped = reloader.check().await.expect("check");
         assert_eq!(swapped, Some(imported as u64));

@@ -14,17 +14,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use super::codec::{geometry_from_text, geometry_to_text, time_from_text, time_to_text};
+use super::codec::{time_from_text, time_to_text};
 use super::{
     IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StatusChange, StoreError,
 };
-use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level, Props};
+
+mod layers;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-
-/// Rows per multi-row INSERT when saving layers (7 columns × 1000 stays far below SQLite's
-/// limit on bound variables).
-const BATCH: usize = 1000;
 
 const INCIDENT_COLUMNS: &str = "id, seq, created_at, updated_at, status, category, lat, lon, \
      description, reporter, street_code, street_name, grid_code, grid_name, analysis";
@@ -64,192 +61,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-    }
-
-    pub async fn has_district(&self) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jurisdictions")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(n > 0)
-    }
-
-    pub async fn save_district(
-        &self,
-        district: &District,
-        origin: &str,
-        progress: &mut (dyn FnMut(usize, usize) + Send),
-    ) -> Result<i64> {
-        let total =
-            district.departments.len() + district.jurisdictions.len() + district.assets.len();
-        let mut done = 0;
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM assets").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM jurisdictions")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM departments")
-            .execute(&mut *tx)
-            .await?;
-        let mut step = |n: usize| {
-            done += n;
-            progress(done, total);
-        };
-
-        for chunk in district.departments.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO departments (code, name_zh, name_en, contact) ",
-            );
-            q.push_values(chunk, |mut b, d| {
-                b.push_bind(&d.code)
-                    .push_bind(&d.name_zh)
-                    .push_bind(&d.name_en)
-                    .push_bind(&d.contact);
-            });
-            q.build().execute(&mut *tx).await?;
-            step(chunk.len());
-        }
-        insert_jurisdictions(&mut tx, &district.jurisdictions, &mut step).await?;
-        insert_assets(&mut tx, &district.assets, &mut step).await?;
-
-        let payload = serde_json::json!({
-            "origin": origin,
-            "departments": district.departments.len(),
-            "jurisdictions": district.jurisdictions.len(),
-            "assets": district.assets.len(),
-        });
-        let seq = append_event(
-            &mut tx,
-            "district.loaded",
-            None,
-            &payload.to_string(),
-            Utc::now(),
-        )
-        .await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('district_origin', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(origin)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(seq)
-    }
-
-    pub async fn import(
-        &self,
-        layers: &[AssetLayer],
-        assets: &[Asset],
-        jurisdictions: Option<&[Jurisdiction]>,
-        origin: &str,
-        progress: &mut (dyn FnMut(usize, usize) + Send),
-    ) -> Result<i64> {
-        let total = assets.len() + jurisdictions.map_or(0, <[Jurisdiction]>::len);
-        let mut done = 0;
-        let mut step = |n: usize| {
-            done += n;
-            progress(done, total);
-        };
-        let mut tx = self.writer.begin().await?;
-        for layer in layers {
-            sqlx::query("DELETE FROM assets WHERE layer = ?")
-                .bind(layer.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(js) = jurisdictions {
-            sqlx::query("DELETE FROM jurisdictions")
-                .execute(&mut *tx)
-                .await?;
-            insert_jurisdictions(&mut tx, js, &mut step).await?;
-        }
-        insert_assets(&mut tx, assets, &mut step).await?;
-        let payload = serde_json::json!({
-            "origin": origin,
-            "layers": layers.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
-            "assets": assets.len(),
-            "jurisdictions": jurisdictions.map(<[Jurisdiction]>::len),
-        });
-        let seq = append_event(
-            &mut tx,
-            "layers.imported",
-            None,
-            &payload.to_string(),
-            Utc::now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(seq)
-    }
-
-    pub async fn load_departments(&self) -> Result<Vec<Department>> {
-        let rows =
-            sqlx::query("SELECT code, name_zh, name_en, contact FROM departments ORDER BY code")
-                .fetch_all(&self.reader)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Department {
-                    code: r.try_get("code")?,
-                    name_zh: r.try_get("name_zh")?,
-                    name_en: r.try_get("name_en")?,
-                    contact: r.try_get("contact")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn load_jurisdictions(&self) -> Result<Vec<Jurisdiction>> {
-        let rows = sqlx::query(
-            "SELECT code, level, name, parent, geometry FROM jurisdictions ORDER BY code",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let level: String = r.try_get("level")?;
-                let level = Level::parse(&level)
-                    .ok_or_else(|| StoreError::Corrupt(format!("jurisdiction level {level:?}")))?;
-                let geometry = match geometry_from_text(r.try_get("geometry")?)? {
-                    geo::Geometry::MultiPolygon(m) => m,
-                    geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
-                    other => {
-                        return Err(StoreError::Corrupt(format!(
-                            "jurisdiction geometry is not polygonal: {other:?}"
-                        )))
-                    }
-                };
-                Ok(Jurisdiction {
-                    level,
-                    code: r.try_get("code")?,
-                    name: r.try_get("name")?,
-                    parent: r.try_get("parent")?,
-                    geometry,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn load_assets(&self, layer: AssetLayer) -> Result<Vec<Asset>> {
-        use futures_util::TryStreamExt;
-        // Row by row: a million rows held at once would double the memory of loading.
-        let mut rows = sqlx::query(
-            "SELECT id, name, kind, owner, props, geometry FROM assets WHERE layer = ? ORDER BY id",
-        )
-        .bind(layer.as_str())
-        .fetch(&self.reader);
-        let mut out = Vec::new();
-        while let Some(r) = rows.try_next().await? {
-            let props: &str = r.try_get("props")?;
-            out.push(Asset {
-                layer,
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                kind: r.try_get("kind")?,
-                owner: r.try_get("owner")?,
-                props: Props::from_json(props).map_err(StoreError::Corrupt)?,
-                geometry: geometry_from_text(r.try_get("geometry")?)?,
-            });
-        }
-        out.shrink_to_fit();
-        Ok(out)
     }
 
     pub async fn report_incident(
@@ -376,11 +187,11 @@ impl SqliteStore {
     }
 
     pub async fn layers_seq(&self) -> Result<i64> {
-        // The WHERE clause is the one of the partial index `events_layers` (migration 0003), so
+        // The WHERE clause is the one of the partial index `events_layers` (migration 0004), so
         // this reads that small index, not the whole log.
         Ok(sqlx::query_scalar(
             "SELECT coalesce(max(seq), 0) FROM events
-             WHERE kind IN ('district.loaded', 'layers.imported')",
+             WHERE kind IN ('district.loaded', 'layers.imported', 'departments.imported', 'grids.generated')",
         )
         .fetch_one(&self.reader)
         .await?)
@@ -411,59 +222,7 @@ impl SqliteStore {
     }
 }
 
-/// Inserts jurisdictions, parents before children so the foreign key holds row by row.
-async fn insert_jurisdictions(
-    tx: &mut Transaction<'_, Sqlite>,
-    jurisdictions: &[Jurisdiction],
-    step: &mut impl FnMut(usize),
-) -> Result<()> {
-    let mut sorted: Vec<&Jurisdiction> = jurisdictions.iter().collect();
-    sorted.sort_by_key(|j| j.level);
-    for chunk in sorted.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO jurisdictions (code, level, name, parent, geometry) ",
-        );
-        q.push_values(chunk, |mut b, j| {
-            b.push_bind(&j.code)
-                .push_bind(j.level.as_str())
-                .push_bind(&j.name)
-                .push_bind(&j.parent)
-                .push_bind(geometry_to_text(&geo::Geometry::MultiPolygon(
-                    j.geometry.clone(),
-                )));
-        });
-        q.build().execute(&mut **tx).await?;
-        step(chunk.len());
-    }
-    Ok(())
-}
-
-/// Inserts assets; a later asset with the same layer and id replaces an earlier one.
-async fn insert_assets(
-    tx: &mut Transaction<'_, Sqlite>,
-    assets: &[Asset],
-    step: &mut impl FnMut(usize),
-) -> Result<()> {
-    for chunk in assets.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT OR REPLACE INTO assets (layer, id, name, kind, owner, props, geometry) ",
-        );
-        q.push_values(chunk, |mut b, a| {
-            b.push_bind(a.layer.as_str())
-                .push_bind(&a.id)
-                .push_bind(&a.name)
-                .push_bind(&a.kind)
-                .push_bind(&a.owner)
-                .push_bind(a.props.as_json())
-                .push_bind(geometry_to_text(&a.geometry));
-        });
-        q.build().execute(&mut **tx).await?;
-        step(chunk.len());
-    }
-    Ok(())
-}
-
-async fn append_event(
+pub(super) async fn append_event(
     tx: &mut Transaction<'_, Sqlite>,
     kind: &str,
     incident_id: Option<i64>,

@@ -946,7 +946,9 @@ fn assign_parents(js: &mut [Jurisdiction]) {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ingest::{read_bytes, AdminLevels, Crs, Format, IssueAction};
+    use crate::ingest::{
+        read_bytes, AdminLevels, Crs, CrsChoice, Format, IssueAction, ReadOptions,
+    };
     use geo::Validation;
 
     pub const LIECHTENSTEIN: &str = concat!(
@@ -958,10 +960,12 @@ pub(crate) mod tests {
         read_bytes(
             "liechtenstein.osm.pbf",
             bytes,
-            Format::Auto,
-            &target,
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((target).clone())
+            },
             &mut |_, _| {},
         )
     }
@@ -974,10 +978,12 @@ pub(crate) mod tests {
         let got = read_bytes(
             "liechtenstein.osm.pbf",
             &bytes,
-            Format::Auto,
-            &Target::All(AdminLevels::default()),
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((Target::All(AdminLevels::default())).clone())
+            },
             &mut |done, total| {
                 calls += 1;
                 assert!(done <= total);
@@ -1186,10 +1192,12 @@ pub(crate) mod tests {
         let got = read_bytes(
             "liechtenstein.osm.pbf",
             &bytes,
-            Format::Auto,
-            &Target::Layer(AssetLayer::Pois),
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Pois)).clone())
+            },
             &mut |done, total| last = (done, total),
         )
         .unwrap();
@@ -1243,10 +1251,12 @@ pub(crate) mod tests {
             let result = read_bytes(
                 "random.pbf",
                 &random,
-                Format::OsmPbf,
-                &Target::All(AdminLevels::default()),
-                Crs::Wgs84,
-                "d",
+                &ReadOptions {
+                    format: Format::OsmPbf,
+                    crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                    owner: "d".into(),
+                    ..ReadOptions::new((Target::All(AdminLevels::default())).clone())
+                },
                 &mut |_, _| {},
             );
             assert!(

@@ -179,13 +179,6 @@ impl Parts {
             prj: None,
             cpg: None,
         };
-        if !path.is_file() {
-            // Report the file named, as for any other format.
-            std::fs::metadata(path).map_err(|source| IngestError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
         let entries = std::fs::read_dir(&dir).map_err(|source| IngestError::Read {
             path: dir.clone(),
             source,
@@ -214,6 +207,13 @@ impl Parts {
             if slot.is_none() || exact {
                 *slot = Some(p);
             }
+        }
+        if parts.shp.is_none() && !path.is_file() {
+            // Report the file named, as for any other format.
+            std::fs::metadata(path).map_err(|source| IngestError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         Ok(parts)
     }

@@ -275,7 +275,7 @@ pub enum IngestError {
     #[error("{file}: the file is empty")]
     Empty { file: String },
     #[error(
-        "{file}: neither GeoJSON nor an OSM PBF file (it starts with {start}); \
+        "{file}: neither GeoJSON, a shapefile nor an OSM PBF file (it starts with {start}); \
          name the format explicitly if it is one of them"
     )]
     UnknownFormat { file: String, start: String },

@@ -110,7 +110,7 @@ pub fn header(file: &str, bytes: &[u8], what: &str) -> Result<Header, IngestErro
 pub fn index(file: &str, shx: &[u8]) -> Result<Vec<(u64, u64)>, IngestError> {
     header(file, shx, ".shx")?;
     let body = &shx[HEADER_LEN..];
-    if body.len() % 8 != 0 {
+    if !body.len().is_multiple_of(8) {
         return Err(IngestError::CorruptShapefile {
             file: file.into(),
             reason: format!(

@@ -188,16 +188,6 @@ impl ReadOptions {
             owner: "urban_mgmt".into(),
         }
     }
-
-    pub fn with_crs(mut self, crs: Crs) -> ReadOptions {
-        self.crs = Some(CrsChoice::Datum(crs));
-        self
-    }
-
-    pub fn with_owner(mut self, owner: &str) -> ReadOptions {
-        self.owner = owner.into();
-        self
-    }
 }
 
 /// What a file yielded.

@@ -620,6 +620,8 @@ mod tests {
         assert_eq!(AdminLevels::default().get(6), Some(Level::District));
         assert_eq!(Format::parse("PBF"), Some(Format::OsmPbf));
         assert_eq!(Format::parse("ndjson"), Some(Format::GeoJson));
+        assert_eq!(Format::parse("SHP"), Some(Format::Shapefile));
+        assert_eq!(Format::parse("shapefile"), Some(Format::Shapefile));
     }
 
     #[test]
@@ -681,5 +683,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, IngestError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn geojson_takes_field_maps_but_no_projected_crs() {
+        let text = r#"{"type":"Feature","properties":{"BH":"G-1","MC":"一网格"},"geometry":{"type":"Polygon","coordinates":[[[113.1,23.0],[113.101,23.0],[113.101,23.001],[113.1,23.0]]]}}"#.as_bytes();
+        let options = ReadOptions {
+            fields: FieldMap::parse("code=BH,name=MC").unwrap(),
+            ..ReadOptions::new(Target::Level(Level::Grid))
+        };
+        let got = read_bytes("g.geojson", text, &options, &mut |_, _| {}).unwrap();
+        assert_eq!(got.jurisdictions[0].code, "G-1");
+        assert_eq!(got.jurisdictions[0].name, "一网格");
+        let options = ReadOptions {
+            crs: Some(CrsChoice::Epsg(3857)),
+            ..options
+        };
+        let err = read_bytes("g.geojson", text, &options, &mut |_, _| {}).unwrap_err();
+        assert!(
+            matches!(err, IngestError::ProjectedCrsNotApplicable { .. }),
+            "{err}"
+        );
+        let options = ReadOptions {
+            crs: Some(CrsChoice::Epsg(4490)),
+            ..options
+        };
+        assert!(read_bytes("g.geojson", text, &options, &mut |_, _| {}).is_ok());
     }
 }

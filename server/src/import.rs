@@ -11,7 +11,9 @@ use crate::district::AssetLayer;
 use crate::grids::{self, GridError, GridOptions};
 use crate::hierarchy;
 use crate::ingest::departments::DepartmentsRead;
-use crate::ingest::{self, Crs, Format, Imported, IngestError, Target};
+use crate::ingest::{
+    self, CrsChoice, FieldMap, Format, Imported, IngestError, ReadOptions, Target,
+};
 use crate::store::{Store, StoreError};
 
 /// What to import, already parsed from the command line.
@@ -20,9 +22,25 @@ pub struct ImportRequest {
     pub file: PathBuf,
     pub format: Format,
     pub target: Target,
-    pub crs: Crs,
+    /// `--crs`; `None` when not given (GeoJSON: WGS84; a shapefile: its `.prj`).
+    pub crs: Option<CrsChoice>,
+    /// `--field`: which attributes hold the code, name, parent, … (empty: the defaults).
+    pub fields: FieldMap,
     /// Department code given to assets whose file names no owner.
     pub owner: String,
+}
+
+impl ImportRequest {
+    /// How [`ingest::read_file`] should read the file.
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format,
+            target: self.target.clone(),
+            crs: self.crs,
+            fields: self.fields.clone(),
+            owner: self.owner.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +75,7 @@ pub async fn read(
 ) -> Result<Imported, ImportError> {
     let request = request.clone();
     tokio::task::spawn_blocking(move || {
-        ingest::read_file(
-            &request.file,
-            request.format,
-            &request.target,
-            request.crs,
-            &request.owner,
-            &mut progress,
-        )
+        ingest::read_file(&request.file, &request.options(), &mut progress)
     })
     .await
     .map_err(|e| ImportError::Interrupted(e.to_string()))?

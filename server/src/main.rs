@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Run the server: map, API, live feed (and, by default, the demo district and simulator).
     Serve(ServeArgs),
-    /// Import a layer from GeoJSON or OpenStreetMap PBF into the data dir (one transaction).
+    /// Import a layer from GeoJSON, an ESRI Shapefile or OpenStreetMap PBF into the data dir
+    /// (one transaction).
     Import(ImportArgs),
     /// Unit grids (单元网格) where the imported jurisdictions stop above grid level.
     #[command(subcommand)]
@@ -58,13 +59,19 @@ struct ImportArgs {
     /// What the file holds: buildings, roads, pipelines, pois; district, street, community or
     /// grid (jurisdictions); boundaries (levels from each feature or OSM admin_level); all
     /// (an OSM file: every layer and the boundaries); departments (CSV or JSON). Required for
-    /// GeoJSON.
+    /// GeoJSON and shapefiles.
     #[arg(long)]
     layer: Option<String>,
-    /// Coordinate system of a GeoJSON file: wgs84, gcj02 (Chinese map providers) or bd09.
-    #[arg(long, default_value = "wgs84")]
-    crs: String,
-    /// auto, geojson or osm.
+    /// Coordinate system: wgs84, gcj02 (Chinese map providers) or bd09 [GeoJSON default: wgs84];
+    /// for a shapefile also epsg:4326, epsg:4490, epsg:3857, epsg:4491–4554 (CGCS2000
+    /// Gauss–Krüger), epsg:32601–32660 (UTM north), replacing its .prj.
+    #[arg(long)]
+    crs: Option<String>,
+    /// Which attributes hold which fields, e.g. "code=XZQDM,name=XZQMC,parent=FJDM" (also
+    /// level=, id=, kind=, owner=).
+    #[arg(long)]
+    field: Option<String>,
+    /// auto, geojson, shapefile or osm.
     #[arg(long, default_value = "auto")]
     format: String,
     /// Department code given to assets whose file names no owner.
@@ -73,7 +80,8 @@ struct ImportArgs {
     /// OSM admin_level mapping, e.g. "6=district,8=street,10=community".
     #[arg(long)]
     admin_levels: Option<String>,
-    /// The GeoJSON (FeatureCollection, array of features, or one feature per line) or .osm.pbf file.
+    /// The GeoJSON (FeatureCollection, array of features, or one feature per line), the .shp
+    /// (with its .shx, .dbf, .prj beside it) or the .osm.pbf file.
     file: PathBuf,
 }
 
@@ -179,13 +187,26 @@ async fn main() -> anyhow::Result<()> {
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
     use onegrid_server::district::{AssetLayer, Level};
     use onegrid_server::import::{self, ImportError, ImportRequest};
-    use onegrid_server::ingest::{AdminLevels, Crs, Format, IssueAction, Target};
+    use onegrid_server::ingest::{AdminLevels, CrsChoice, FieldMap, Format, IssueAction, Target};
 
-    let crs = Crs::parse(&args.crs)
-        .with_context(|| format!("unknown --crs {:?}; use wgs84, gcj02 or bd09", args.crs))?;
+    let crs = match &args.crs {
+        Some(name) => Some(CrsChoice::parse(name).with_context(|| {
+            format!(
+                "unknown --crs {name:?}; use wgs84, gcj02, bd09 or (shapefiles) epsg:4326, \
+                 epsg:4490, epsg:3857, epsg:4491–4554, epsg:32601–32660"
+            )
+        })?),
+        None => None,
+    };
+    let fields = match &args.field {
+        Some(spec) => FieldMap::parse(spec).map_err(|e| {
+            anyhow::anyhow!("bad --field {spec:?}: {e}; e.g. code=XZQDM,name=XZQMC")
+        })?,
+        None => FieldMap::default(),
+    };
     let format = Format::parse(&args.format).with_context(|| {
         format!(
-            "unknown --format {:?}; use auto, geojson or osm",
+            "unknown --format {:?}; use auto, geojson, shapefile or osm",
             args.format
         )
     })?;
@@ -211,6 +232,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         format,
         target,
         crs,
+        fields,
         owner: args.owner.clone(),
     };
 

@@ -422,3 +422,111 @@ async fn importing_the_osm_extract_brings_its_points_of_interest() {
         );
     }
 }
+
+fn shapefile_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/shapefiles")
+        .join(name)
+}
+
+#[tokio::test]
+async fn importing_a_gbk_grid_shapefile_and_refusing_a_broken_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8 path");
+    let grids = shapefile_fixture("grids_gbk.shp");
+    let out = onegrid(&[
+        "import",
+        "--data-dir",
+        data,
+        "--layer",
+        "grid",
+        "--field",
+        // No parent: the communities the grids name are not in this file, and the store
+        // requires a parent to exist.
+        "code=WGBM,name=WGMC",
+        grids.to_str().expect("path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "import failed: {stdout}\n{stderr}");
+    assert!(stdout.contains("features read   3"), "{stdout}");
+    assert!(
+        stdout.contains("jurisdictions   3 (all replaced)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rejected        0"), "{stdout}");
+
+    let store = Store::open_sqlite(Path::new(data)).await.expect("store");
+    let before = store.load_jurisdictions().await.expect("jurisdictions");
+    store.close().await;
+    let first = before
+        .iter()
+        .find(|j| j.code == "440604001001")
+        .expect("the first grid");
+    assert_eq!(first.name, "南浦社区第一网格");
+    assert_eq!(first.parent, None);
+    assert!(first.geometry.contains(&Point::new(113.102, 23.0015)));
+
+    // The same shapefile without its .shx: refused, naming the file looked for; nothing changes.
+    let broken = tempfile::tempdir().expect("tempdir");
+    for ext in ["shp", "dbf", "prj", "cpg"] {
+        std::fs::copy(
+            shapefile_fixture(&format!("grids_gbk.{ext}")),
+            broken.path().join(format!("grids_gbk.{ext}")),
+        )
+        .expect("copy");
+    }
+    let shp = broken.path().join("grids_gbk.shp");
+    let args = |file: &Path| {
+        onegrid(&[
+            "import",
+            "--data-dir",
+            data,
+            "--layer",
+            "grid",
+            "--field",
+            "code=WGBM,name=WGMC",
+            file.to_str().expect("path"),
+        ])
+    };
+    let out = args(&shp);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("index (.shx) is missing") && stderr.contains("grids_gbk.shx"),
+        "{stderr}"
+    );
+    // A field the table lacks: the fields it has are listed.
+    let out = onegrid(&[
+        "import",
+        "--data-dir",
+        data,
+        "--layer",
+        "grid",
+        "--field",
+        "code=XZQDM",
+        grids.to_str().expect("path"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("WGBM, WGMC, SQDM"), "{stderr}");
+    // An unknown --field key.
+    let out = onegrid(&[
+        "import",
+        "--data-dir",
+        data,
+        "--field",
+        "title=MC",
+        grids.to_str().expect("path"),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"title\" is not a field"));
+
+    let store = Store::open_sqlite(Path::new(data)).await.expect("store");
+    let after = store.load_jurisdictions().await.expect("jurisdictions");
+    store.close().await;
+    assert_eq!(
+        before, after,
+        "the data dir is unchanged after failed imports"
+    );
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use geo::Geometry;
 use onegrid_server::district::AssetLayer;
 use onegrid_server::import::{import_file, ImportRequest};
-use onegrid_server::ingest::{AdminLevels, Crs, Format, Target};
+use onegrid_server::ingest::{AdminLevels, FieldMap, Format, Target};
 use onegrid_server::store::Store;
 use onegrid_server::tiles::{decode::decode, tile_at};
 use onegrid_tests::{Options, TestServer};
@@ -66,7 +66,8 @@ async fn the_osm_extract_imported_into_a_running_server_is_served() {
             file,
             format: Format::Auto,
             target: Target::All(AdminLevels::default()),
-            crs: Crs::Wgs84,
+            crs: None,
+            fields: FieldMap::default(),
             owner: "urban_mgmt".to_string(),
         },
     )

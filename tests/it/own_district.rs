@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use onegrid_server::grids::{GridOptions, Outcome};
 use onegrid_server::import::{self, import_file, ImportRequest};
-use onegrid_server::ingest::{AdminLevels, Crs, Format, Target};
+use onegrid_server::ingest::{AdminLevels, FieldMap, Format, Target};
 use onegrid_server::store::Store;
 use onegrid_tests::{Options, TestServer};
 use reqwest::StatusCode;
@@ -55,7 +55,8 @@ async fn a_district_from_its_own_data_routes_incidents_with_no_demo_in_it() {
                 .join("../../shared/data/osm/liechtenstein-2013-08-03.osm.pbf"),
             format: Format::Auto,
             target: Target::All(AdminLevels::default()),
-            crs: Crs::Wgs84,
+            crs: None,
+            fields: FieldMap::default(),
             owner: "bauverwaltung".into(),
         },
     )

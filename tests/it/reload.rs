@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use onegrid_server::district::AssetLayer;
 use onegrid_server::import::{import_file, ImportRequest};
-use onegrid_server::ingest::{Crs, Format, Target};
+use onegrid_server::ingest::{FieldMap, Format, Target};
 use onegrid_server::store::Store;
 use onegrid_server::tiles::{decode::decode, tile_at};
 use onegrid_tests::{point_in_grid, Options, TestServer};
@@ -52,7 +52,8 @@ pub(crate) async fn import_building(server: &TestServer, lon: f64, lat: f64) -> 
             file,
             format: Format::Auto,
             target: Target::Layer(AssetLayer::Buildings),
-            crs: Crs::Wgs84,
+            crs: None,
+            fields: FieldMap::default(),
             owner: "urban_mgmt".to_string(),
         },
     )

@@ -159,7 +159,8 @@ fn flatten(
     }
 }
 
-/// Checks that every coordinate is a finite lon/lat in range, then converts it with `tf`.
+/// Checks that every coordinate is finite, converts it with `tf` and checks the result is a
+/// lon/lat in range.
 fn convert(coords: &mut [Coord], tf: Transform<'_>, what: &str) -> Result<(), String> {
     for (i, c) in coords.iter_mut().enumerate() {
         if !c.x.is_finite() || !c.y.is_finite() {
@@ -169,14 +170,15 @@ fn convert(coords: &mut [Coord], tf: Transform<'_>, what: &str) -> Result<(), St
                 c.x, c.y
             ));
         }
-        if !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y) {
+        // Range-checked after `tf`, which may be a projection's inverse (metres in, degrees out).
+        let (x, y) = tf(c.x, c.y);
+        if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
             return Err(format!(
                 "coordinate {i} of {what} ({}, {}) is out of range: longitude must be within \
                  ±180 and latitude within ±90 (are the axes swapped, or is this a projected CRS?)",
                 c.x, c.y
             ));
         }
-        let (x, y) = tf(c.x, c.y);
         *c = Coord { x, y };
     }
     Ok(())

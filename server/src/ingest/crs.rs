@@ -68,6 +68,52 @@ impl fmt::Display for Crs {
     }
 }
 
+/// The coordinate system `--crs` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrsChoice {
+    /// `wgs84`, `gcj02`, `bd09`: the datum of the coordinates. For a shapefile whose `.prj`
+    /// names a projection this supplies only the datum (the projection is still inverted, then
+    /// the GCJ-02/BD-09 offset removed); otherwise the coordinates are lon/lat degrees.
+    Datum(Crs),
+    /// `epsg:CODE`, one [`epsg`](super::projection::epsg) knows: the whole CRS, replacing a
+    /// shapefile's `.prj`.
+    Epsg(u32),
+}
+
+impl CrsChoice {
+    /// `wgs84`, `gcj02`, `bd09` (as [`Crs::parse`]) or `epsg:CODE` (also `EPSG:CODE`) for a
+    /// code [`epsg`](super::projection::epsg) knows.
+    pub fn parse(s: &str) -> Option<CrsChoice> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(code) = t.strip_prefix("epsg:").or_else(|| t.strip_prefix("epsg")) {
+            let code: u32 = code.trim().parse().ok()?;
+            return super::projection::epsg(code).map(|_| CrsChoice::Epsg(code));
+        }
+        Crs::parse(s).map(CrsChoice::Datum)
+    }
+
+    /// The lon/lat datum offset, when this names lon/lat coordinates rather than a projection:
+    /// `None` for a projected EPSG code.
+    pub fn geographic(self) -> Option<Crs> {
+        match self {
+            CrsChoice::Datum(c) => Some(c),
+            CrsChoice::Epsg(code) => match super::projection::epsg(code) {
+                Some(super::projection::EpsgCrs::Geographic) => Some(Crs::Wgs84),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for CrsChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrsChoice::Datum(c) => write!(f, "{c}"),
+            CrsChoice::Epsg(code) => write!(f, "epsg:{code}"),
+        }
+    }
+}
+
 /// Converts (lon, lat) in `crs` to WGS84 (lon, lat).
 pub fn to_wgs84(crs: Crs, lon: f64, lat: f64) -> (f64, f64) {
     match crs {
@@ -301,6 +347,15 @@ mod tests {
         assert_eq!(Crs::parse("bd09"), Some(Crs::Bd09));
         assert_eq!(Crs::parse("EPSG:4326"), Some(Crs::Wgs84));
         assert_eq!(Crs::parse("utm50n"), None);
+        assert_eq!(CrsChoice::parse("EPSG:4547"), Some(CrsChoice::Epsg(4547)));
+        assert_eq!(CrsChoice::parse("epsg:32649"), Some(CrsChoice::Epsg(32649)));
+        assert_eq!(
+            CrsChoice::parse("gcj02"),
+            Some(CrsChoice::Datum(Crs::Gcj02))
+        );
+        assert_eq!(CrsChoice::parse("epsg:2385"), None);
+        assert_eq!(CrsChoice::Epsg(4490).geographic(), Some(Crs::Wgs84));
+        assert_eq!(CrsChoice::Epsg(3857).geographic(), None);
         for crs in Crs::ALL {
             assert_eq!(Crs::parse(crs.as_str()), Some(crs));
         }

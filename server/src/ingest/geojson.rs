@@ -18,32 +18,12 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::clean::{self, Dim, RawGeom, MAX_GEOMETRY_VERTICES, MAX_RING_VERTICES};
+use super::clean::{self, RawGeom, MAX_GEOMETRY_VERTICES, MAX_RING_VERTICES};
+use super::feature::{self, label, scalar_text, Feature, FieldMap};
 use super::{crs, Collector, Crs, Imported, IngestError, Progress, Target};
-use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
 
 /// serde_json's default nesting limit, which this module relies on and never disables.
 const JSON_DEPTH_LIMIT: usize = 128;
-
-/// Property keys read for each field, in order of preference; the one used is removed from the
-/// asset's `props`.
-const ID_KEYS: [&str; 3] = ["id", "osm_id", "code"];
-const NAME_KEYS: [&str; 4] = ["name", "名称", "NAME", "Name"];
-const KIND_KEYS: [&str; 10] = [
-    "kind",
-    "type",
-    "class",
-    "highway",
-    "building",
-    "amenity",
-    "substance",
-    "类型",
-    "种类",
-    "fclass",
-];
-const OWNER_KEYS: [&str; 5] = ["owner", "department", "dept", "权属单位", "管理单位"];
-const CODE_KEYS: [&str; 2] = ["code", "id"];
-const PARENT_KEYS: [&str; 2] = ["parent", "parent_code"];
 
 /// Reads GeoJSON `bytes` (from `file`, for the report) into assets or jurisdictions.
 pub fn read(
@@ -51,6 +31,7 @@ pub fn read(
     bytes: &[u8],
     target: &Target,
     crs: Crs,
+    fields: &FieldMap,
     default_owner: &str,
     progress: Progress<'_>,
 ) -> Result<Imported, IngestError> {
@@ -62,7 +43,7 @@ pub fn read(
     let mut out = Collector::new(file);
     for (done, item) in features.into_iter().enumerate() {
         out.read_one();
-        convert_feature(&mut out, item, target, &tf, default_owner);
+        convert_feature(&mut out, item, target, &tf, fields, default_owner);
         progress(done as u64 + 1, total);
     }
     Ok(out.finish())
@@ -74,16 +55,6 @@ struct Item {
     index: usize,
     line: Option<usize>,
     object: Result<RawObject, String>,
-}
-
-/// How a feature is named in the report: `#index`, plus its line and id when known.
-fn label(index: usize, line: Option<usize>, id: Option<&str>) -> String {
-    match (line, id) {
-        (Some(line), Some(id)) => format!("#{index} (line {line}, id {id})"),
-        (Some(line), None) => format!("#{index} (line {line})"),
-        (None, Some(id)) => format!("#{index} (id {id})"),
-        (None, None) => format!("#{index}"),
-    }
 }
 
 fn is_blank(bytes: &[u8]) -> bool {
@@ -845,51 +816,13 @@ const GEOMETRY_TYPES: [&str; 7] = [
     "GeometryCollection",
 ];
 
-/// A JSON scalar as text: strings as is, numbers and booleans printed; `None` for null, empty
-/// strings, arrays and objects.
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Removes and returns the first usable value among `keys`.
-fn take_first(props: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
-    for key in keys {
-        if let Some(text) = props.get(*key).and_then(scalar_text) {
-            props.remove(*key);
-            return Some(text);
-        }
-    }
-    None
-}
-
-fn id_prefix(layer: AssetLayer) -> &'static str {
-    match layer {
-        AssetLayer::Buildings => "B",
-        AssetLayer::Roads => "R",
-        AssetLayer::Pipelines => "P",
-        AssetLayer::Pois => "POI",
-    }
-}
-
-/// What dimension a layer's geometry must have (`None`: any).
-fn layer_dim(layer: AssetLayer) -> Option<Dim> {
-    match layer {
-        AssetLayer::Buildings => Some(Dim::Area),
-        AssetLayer::Roads | AssetLayer::Pipelines => Some(Dim::Line),
-        AssetLayer::Pois => None,
-    }
-}
-
+/// Turns one GeoJSON item into a [`Feature`] and hands it to the shared mapping.
 fn convert_feature(
     out: &mut Collector,
     item: Item,
     target: &Target,
-    tf: &dyn Fn(f64, f64) -> (f64, f64),
+    tf: clean::Transform<'_>,
+    fields: &FieldMap,
     default_owner: &str,
 ) {
     let Item {
@@ -910,7 +843,7 @@ fn convert_feature(
         return;
     }
     let kind = obj.kind.clone().unwrap_or_default();
-    let mut props = match &obj.properties {
+    let props = match &obj.properties {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     };
@@ -931,116 +864,30 @@ fn convert_feature(
         out.reject(&label, reason);
         return;
     };
-
-    match target {
-        Target::Layer(layer) => {
-            let id = member_id
-                .clone()
-                .or_else(|| take_first(&mut props, &ID_KEYS))
-                .unwrap_or_else(|| format!("{}-{index}", id_prefix(*layer)));
-            let label = label_of(Some(&id));
-            let cleaned = match geometry(geometry_obj, tf) {
-                Ok(c) => c,
-                Err(why) => return out.reject(&label, why),
-            };
-            let dim = Dim::of(&cleaned.geometry);
-            if let Some(want) = layer_dim(*layer) {
-                if dim != want {
-                    let reason = format!(
-                        "a {} asset must be {}, but this geometry is {}",
-                        layer.as_str(),
-                        want.describe(),
-                        dim.describe()
-                    );
-                    return out.reject(&label, reason);
-                }
-            }
-            let asset = Asset {
-                layer: *layer,
-                id,
-                name: take_first(&mut props, &NAME_KEYS).unwrap_or_default(),
-                kind: take_first(&mut props, &KIND_KEYS).unwrap_or_else(|| "unknown".into()),
-                owner: take_first(&mut props, &OWNER_KEYS)
-                    .unwrap_or_else(|| default_owner.to_string()),
-                props: props.into(),
-                geometry: cleaned.geometry,
-            };
-            out.asset(&label, asset, cleaned.repairs);
-        }
-        Target::Level(_) | Target::Levels(_) | Target::All(_) => {
-            let code = take_first(&mut props, &CODE_KEYS[..1])
-                .or(member_id)
-                .or_else(|| take_first(&mut props, &CODE_KEYS[1..]));
-            let label = label_of(code.as_deref());
-            let level = match target {
-                Target::Level(l) => *l,
-                Target::Levels(map) | Target::All(map) => match level_of(&props, map) {
-                    Ok(l) => l,
-                    Err(why) => return out.reject(&label, why),
-                },
-                Target::Layer(_) => return,
-            };
-            let code = code.unwrap_or_else(|| format!("{}-{index}", level.as_str()));
-            let cleaned = match geometry(geometry_obj, tf) {
-                Ok(c) => c,
-                Err(why) => return out.reject(&label, why),
-            };
-            let geometry = match cleaned.geometry {
-                geo::Geometry::Polygon(p) => geo::MultiPolygon::new(vec![p]),
-                geo::Geometry::MultiPolygon(mp) => mp,
-                other => {
-                    let reason = format!(
-                        "a jurisdiction must be a polygon, but this geometry is {}",
-                        Dim::of(&other).describe()
-                    );
-                    return out.reject(&label, reason);
-                }
-            };
-            let j = Jurisdiction {
-                generated: false,
-                level,
-                code,
-                name: take_first(&mut props, &NAME_KEYS).unwrap_or_default(),
-                parent: take_first(&mut props, &PARENT_KEYS),
-                geometry,
-            };
-            out.jurisdiction(&label, j, cleaned.repairs);
-        }
-    }
+    let feature = Feature {
+        index,
+        line,
+        member_id,
+        props,
+        geometry: geometry(geometry_obj),
+    };
+    feature::convert(out, feature, target, tf, fields, default_owner);
 }
 
-/// A feature's level from its `level` (`street`, …) or `admin_level` property.
-fn level_of(props: &Map<String, Value>, map: &super::AdminLevels) -> Result<Level, String> {
-    if let Some(text) = props.get("level").and_then(scalar_text) {
-        if let Some(l) = Level::parse(&text.to_ascii_lowercase()) {
-            return Ok(l);
-        }
-    }
-    if let Some(text) = props.get("admin_level").and_then(scalar_text) {
-        return match text.parse::<u8>().ok().and_then(|n| map.get(n)) {
-            Some(l) => Ok(l),
-            None => Err(format!("admin_level {text} is not mapped to a level")),
-        };
-    }
-    Err("no \"level\" or \"admin_level\" property says which level this jurisdiction is".into())
-}
-
-fn geometry(
-    obj: Option<RawObject>,
-    tf: &dyn Fn(f64, f64) -> (f64, f64),
-) -> Result<clean::Cleaned, String> {
+fn geometry(obj: Option<RawObject>) -> Result<RawGeom, String> {
     let obj = obj.ok_or("feature has no geometry (null)")?;
     if let Some(what) = obj.not_object {
         return Err(format!("geometry is {what}, not an object"));
     }
-    clean::clean(raw_geometry(obj)?, tf)
+    raw_geometry(obj)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::ingest::{read_bytes, AdminLevels, Format, IssueAction};
+    use crate::district::{AssetLayer, Level};
+    use crate::ingest::{read_bytes, AdminLevels, CrsChoice, Format, IssueAction, ReadOptions};
     use geo::{Geometry, Validation};
     use std::time::{Duration, Instant};
 
@@ -1048,10 +895,12 @@ mod tests {
         read_bytes(
             "test.geojson",
             text.as_bytes(),
-            Format::Auto,
-            target,
-            crs,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(crs)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((*target).clone())
+            },
             &mut |_, _| {},
         )
     }
@@ -1350,10 +1199,12 @@ mod tests {
         let err = read_bytes(
             "t",
             b"\"text\"",
-            Format::GeoJson,
-            &t,
-            Crs::Wgs84,
-            "d",
+            &ReadOptions {
+                format: Format::GeoJson,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "d".into(),
+                ..ReadOptions::new((t).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();

@@ -1,30 +1,37 @@
 //! Importing city data from files: reads GeoJSON (a FeatureCollection, a bare array of features,
-//! or newline-delimited features) and OpenStreetMap PBF extracts, converts coordinates from the
-//! CRS the caller names (WGS84, GCJ-02, BD-09) to WGS84, validates and repairs geometry, and maps
-//! features onto [`Asset`]s of a layer or [`Jurisdiction`]s of a level. Every feature that is
+//! or newline-delimited features), ESRI Shapefiles (`.shp` with its `.shx`, `.dbf` and optional
+//! `.prj`, `.cpg`) and OpenStreetMap PBF extracts, converts coordinates from the CRS the caller
+//! or the `.prj` names (WGS84, GCJ-02, BD-09, Web Mercator, Gauss–Krüger, UTM) to WGS84,
+//! validates and repairs geometry, and maps features onto [`Asset`]s of a layer or
+//! [`Jurisdiction`]s of a level ([`feature`], shared by the GeoJSON and shapefile readers). Every feature that is
 //! dropped or changed on the way is listed in the report ([`Imported::issues`]) with its file,
 //! its index or id, and the reason.
 //!
-//! This module only parses and cleans: it reads the one file (or byte buffer) it is given and
+//! This module only parses and cleans: it reads the file (or byte buffer) it is given and
 //! returns plain values. It knows nothing of SQL, HTTP or the store; the CLI and the server decide
 //! what to do with an [`Imported`]. Nothing here is async.
 
 mod clean;
 pub mod crs;
 pub mod departments;
+mod feature;
 pub mod geojson;
 pub mod osm;
+pub mod projection;
+pub mod shapefile;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use clean::{MAX_GEOMETRY_VERTICES, MAX_RING_VERTICES};
-pub use crs::Crs;
+pub use crs::{Crs, CrsChoice};
+pub use feature::{Field, FieldMap};
 
 use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
 
-/// Callback told `(done, total)` as a file is read: bytes for OSM PBF, features for GeoJSON.
+/// Callback told `(done, total)` as a file is read: bytes for OSM PBF, features for GeoJSON,
+/// records for a shapefile.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// The format of an input file.
@@ -35,6 +42,8 @@ pub enum Format {
     Auto,
     GeoJson,
     OsmPbf,
+    /// An ESRI Shapefile: the `.shp` plus its `.shx`, `.dbf` (and `.prj`, `.cpg`) siblings.
+    Shapefile,
 }
 
 impl Format {
@@ -43,15 +52,18 @@ impl Format {
             Format::Auto => "auto",
             Format::GeoJson => "geojson",
             Format::OsmPbf => "osm-pbf",
+            Format::Shapefile => "shapefile",
         }
     }
 
-    /// `auto`, `geojson` (or `json`, `ndjson`), `osm-pbf` (or `pbf`, `osm`).
+    /// `auto`, `geojson` (or `json`, `ndjson`), `osm-pbf` (or `pbf`, `osm`), `shapefile` (or
+    /// `shp`).
     pub fn parse(s: &str) -> Option<Format> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Format::Auto),
             "geojson" | "json" | "ndjson" | "geojsonl" | "geojsonseq" => Some(Format::GeoJson),
             "osm-pbf" | "osmpbf" | "pbf" | "osm" => Some(Format::OsmPbf),
+            "shapefile" | "shp" => Some(Format::Shapefile),
             _ => None,
         }
     }
@@ -152,6 +164,33 @@ impl fmt::Display for Target {
     }
 }
 
+/// How to read a file: everything but its name and content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOptions {
+    pub format: Format,
+    pub target: Target,
+    /// The CRS the caller names (`--crs`); `None` when not given: GeoJSON is then WGS84, a
+    /// shapefile's comes from its `.prj`.
+    pub crs: Option<CrsChoice>,
+    /// Which attributes hold which fields (`--field`).
+    pub fields: FieldMap,
+    /// Department code given to assets whose file names no owner.
+    pub owner: String,
+}
+
+impl ReadOptions {
+    /// Format detected, CRS not given, no field mapping, owner `urban_mgmt`.
+    pub fn new(target: Target) -> ReadOptions {
+        ReadOptions {
+            format: Format::Auto,
+            target,
+            crs: None,
+            fields: FieldMap::default(),
+            owner: "urban_mgmt".into(),
+        }
+    }
+}
+
 /// What a file yielded.
 #[derive(Debug, Clone, Default)]
 pub struct Imported {
@@ -227,7 +266,7 @@ pub enum IngestError {
     #[error("{file}: the file is empty")]
     Empty { file: String },
     #[error(
-        "{file}: neither GeoJSON nor an OSM PBF file (it starts with {start}); \
+        "{file}: neither GeoJSON, a shapefile nor an OSM PBF file (it starts with {start}); \
          name the format explicitly if it is one of them"
     )]
     UnknownFormat { file: String, start: String },
@@ -263,11 +302,87 @@ pub enum IngestError {
     #[error("{file}: not a departments file: {reason}")]
     Departments { file: String, reason: String },
     #[error("{file}: OSM data is always WGS84; the {crs} CRS does not apply to it")]
-    CrsNotApplicable { file: String, crs: Crs },
+    CrsNotApplicable { file: String, crs: CrsChoice },
+    #[error(
+        "{file}: {crs} is a projected CRS, which only shapefiles may use; {format} coordinates \
+         are lon/lat (wgs84, gcj02 or bd09)"
+    )]
+    ProjectedCrsNotApplicable {
+        file: String,
+        format: Format,
+        crs: CrsChoice,
+    },
+    #[error(
+        "{file}: a shapefile is several files (.shp, .shx, .dbf, .prj); import it from its path, \
+         not from bytes"
+    )]
+    ShapefileNeedsPath { file: String },
+    #[error(
+        "{file}: the shapefile's {part} is missing: no {looked_for} next to it (a shapefile needs \
+         its .shp, .shx and .dbf side by side)"
+    )]
+    ShapefilePartMissing {
+        file: String,
+        part: &'static str,
+        looked_for: PathBuf,
+    },
+    #[error("{file}: not a valid shapefile: {reason}")]
+    CorruptShapefile { file: String, reason: String },
+    #[error("{file}: the .shp is truncated at record {record} (byte {offset}): {reason}")]
+    TruncatedShp {
+        file: String,
+        record: usize,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{file}: the .shx index disagrees with the .shp at record {record}: {reason}")]
+    ShxMismatch {
+        file: String,
+        record: usize,
+        reason: String,
+    },
+    #[error("{file}: the .dbf holds {dbf} records but the .shp {shp} shapes; they must match")]
+    DbfCountMismatch {
+        file: String,
+        dbf: usize,
+        shp: usize,
+    },
+    #[error("{file}: not a valid dBASE table: {reason}")]
+    CorruptDbf { file: String, reason: String },
+    #[error(
+        "{file}: shape type {shape_type} ({name}) is not supported; use points, polylines, \
+         polygons or multipoints (with or without Z/M)"
+    )]
+    UnsupportedShapeType {
+        file: String,
+        shape_type: i32,
+        name: &'static str,
+    },
+    #[error(
+        "{file}: no .prj says which coordinate system the shapefile is in; pass --crs (e.g. \
+         wgs84, epsg:4490, epsg:4547, epsg:3857)"
+    )]
+    MissingPrj { file: String },
+    #[error(
+        "{file}: {reason}; pass --crs naming the coordinates' CRS (e.g. epsg:4547, epsg:32649) \
+         if you know it"
+    )]
+    UnsupportedPrj { file: String, reason: String },
+    #[error(
+        "{file}: --field {field}={attribute}: the attribute table has no field {attribute:?}; \
+         it has {available}"
+    )]
+    MissingField {
+        file: String,
+        field: &'static str,
+        attribute: String,
+        available: String,
+    },
 }
 
 /// Sniffs the format from the first bytes: JSON text (`{` or `[` after whitespace and an optional
-/// byte-order mark) is GeoJSON; a PBF blob header naming `OSMHeader` is OSM.
+/// byte-order mark) is GeoJSON; a PBF blob header naming `OSMHeader` is OSM; the big-endian file
+/// code 9994 is a shapefile's `.shp` (or `.shx`).
 pub fn detect_format(bytes: &[u8]) -> Option<Format> {
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = text
@@ -280,74 +395,108 @@ pub fn detect_format(bytes: &[u8]) -> Option<Format> {
     if bytes.len() >= 15 && bytes[4] == 0x0a && &bytes[6..15] == b"OSMHeader" {
         return Some(Format::OsmPbf);
     }
+    if shapefile::has_magic(bytes) {
+        return Some(Format::Shapefile);
+    }
     None
 }
 
-/// Reads and imports one file. `file` names in the report are the path as given.
+/// Reads and imports one file. `file` names in the report are the path as given. A shapefile
+/// (named by its `.shp`, found by extension or content) is read with its sibling files.
 pub fn read_file(
     path: &Path,
-    format: Format,
-    target: &Target,
-    crs: Crs,
-    default_owner: &str,
+    options: &ReadOptions,
     progress: Progress<'_>,
 ) -> Result<Imported, IngestError> {
+    let name = path.display().to_string();
+    let by_extension = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+    if options.format == Format::Shapefile || (options.format == Format::Auto && by_extension) {
+        check_target(&name, Format::Shapefile, &options.target)?;
+        return shapefile::read(path, options, progress);
+    }
     let bytes = std::fs::read(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let name = path.display().to_string();
-    read_bytes(&name, &bytes, format, target, crs, default_owner, progress)
+    if options.format == Format::Auto && shapefile::has_magic(&bytes) {
+        check_target(&name, Format::Shapefile, &options.target)?;
+        return shapefile::read(path, options, progress);
+    }
+    read_bytes(&name, &bytes, options, progress)
 }
 
-/// Imports a file already in memory; `file` is the name used in errors and the report.
+/// Imports a file already in memory; `file` is the name used in errors and the report. Not for
+/// shapefiles, which are several files ([`IngestError::ShapefileNeedsPath`]).
 pub fn read_bytes(
     file: &str,
     bytes: &[u8],
-    format: Format,
-    target: &Target,
-    crs: Crs,
-    default_owner: &str,
+    options: &ReadOptions,
     progress: Progress<'_>,
 ) -> Result<Imported, IngestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::Empty { file: file.into() });
     }
-    let format = match format {
+    let format = match options.format {
         Format::Auto => detect_format(bytes).ok_or_else(|| IngestError::UnknownFormat {
             file: file.into(),
             start: describe_start(bytes),
         })?,
         f => f,
     };
+    let target = &options.target;
+    check_target(file, format, target)?;
+    let owner = options.owner.as_str();
     match format {
+        Format::Shapefile => Err(IngestError::ShapefileNeedsPath { file: file.into() }),
         Format::OsmPbf => {
-            if crs != Crs::Wgs84 {
-                return Err(IngestError::CrsNotApplicable {
-                    file: file.into(),
-                    crs,
-                });
+            if let Some(crs) = options.crs {
+                if crs.geographic() != Some(Crs::Wgs84) {
+                    return Err(IngestError::CrsNotApplicable {
+                        file: file.into(),
+                        crs,
+                    });
+                }
             }
-            if matches!(target, Target::Level(_)) {
-                return Err(IngestError::UnsupportedTarget {
-                    file: file.into(),
-                    format,
-                    target: target.to_string(),
-                });
-            }
-            osm::read(file, bytes, target, default_owner, progress)
+            osm::read(file, bytes, target, owner, progress)
         }
-        _ => {
-            if matches!(target, Target::All(_)) {
-                return Err(IngestError::UnsupportedTarget {
-                    file: file.into(),
-                    format: Format::GeoJson,
-                    target: target.to_string(),
-                });
-            }
-            geojson::read(file, bytes, target, crs, default_owner, progress)
+        Format::GeoJson | Format::Auto => {
+            let crs = match options.crs {
+                None => Crs::Wgs84,
+                Some(choice) => {
+                    choice
+                        .geographic()
+                        .ok_or(IngestError::ProjectedCrsNotApplicable {
+                            file: file.into(),
+                            format: Format::GeoJson,
+                            crs: choice,
+                        })?
+                }
+            };
+            geojson::read(file, bytes, target, crs, &options.fields, owner, progress)
         }
     }
+}
+
+/// Refuses targets a format cannot fill: OSM has no single level, the others no "all".
+fn check_target(file: &str, format: Format, target: &Target) -> Result<(), IngestError> {
+    let ok = match format {
+        Format::OsmPbf => !matches!(target, Target::Level(_)),
+        _ => !matches!(target, Target::All(_)),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(IngestError::UnsupportedTarget {
+        file: file.into(),
+        format: if format == Format::Auto {
+            Format::GeoJson
+        } else {
+            format
+        },
+        target: target.to_string(),
+    })
 }
 
 fn describe_start(bytes: &[u8]) -> String {
@@ -451,10 +600,12 @@ mod tests {
         let err = read_bytes(
             "x.zip",
             b"PK\x03\x04zipfile",
-            Format::Auto,
-            &Target::Layer(AssetLayer::Buildings),
-            Crs::Wgs84,
-            "housing",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "housing".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Buildings)).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();
@@ -472,16 +623,20 @@ mod tests {
         assert_eq!(AdminLevels::default().get(6), Some(Level::District));
         assert_eq!(Format::parse("PBF"), Some(Format::OsmPbf));
         assert_eq!(Format::parse("ndjson"), Some(Format::GeoJson));
+        assert_eq!(Format::parse("SHP"), Some(Format::Shapefile));
+        assert_eq!(Format::parse("shapefile"), Some(Format::Shapefile));
     }
 
     #[test]
     fn missing_file_and_wrong_combinations_are_errors() {
         let err = read_file(
             Path::new("/nonexistent/x.geojson"),
-            Format::Auto,
-            &Target::Layer(AssetLayer::Pois),
-            Crs::Wgs84,
-            "d",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "d".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Pois)).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();
@@ -492,10 +647,12 @@ mod tests {
         let err = read_bytes(
             "li.pbf",
             &pbf,
-            Format::Auto,
-            &Target::Layer(AssetLayer::Roads),
-            Crs::Gcj02,
-            "d",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Gcj02)),
+                owner: "d".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Roads)).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();
@@ -503,10 +660,12 @@ mod tests {
         let err = read_bytes(
             "a.geojson",
             b"[]",
-            Format::Auto,
-            &Target::All(AdminLevels::default()),
-            Crs::Wgs84,
-            "d",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "d".into(),
+                ..ReadOptions::new((Target::All(AdminLevels::default())).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();
@@ -517,13 +676,41 @@ mod tests {
         let err = read_bytes(
             "a.geojson",
             b" \n ",
-            Format::Auto,
-            &Target::Layer(AssetLayer::Pois),
-            Crs::Wgs84,
-            "d",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "d".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Pois)).clone())
+            },
             &mut |_, _| {},
         )
         .unwrap_err();
         assert!(matches!(err, IngestError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn geojson_takes_field_maps_but_no_projected_crs() {
+        let text = r#"{"type":"Feature","properties":{"BH":"G-1","MC":"一网格"},"geometry":{"type":"Polygon","coordinates":[[[113.1,23.0],[113.101,23.0],[113.101,23.001],[113.1,23.0]]]}}"#.as_bytes();
+        let options = ReadOptions {
+            fields: FieldMap::parse("code=BH,name=MC").unwrap(),
+            ..ReadOptions::new(Target::Level(Level::Grid))
+        };
+        let got = read_bytes("g.geojson", text, &options, &mut |_, _| {}).unwrap();
+        assert_eq!(got.jurisdictions[0].code, "G-1");
+        assert_eq!(got.jurisdictions[0].name, "一网格");
+        let options = ReadOptions {
+            crs: Some(CrsChoice::Epsg(3857)),
+            ..options
+        };
+        let err = read_bytes("g.geojson", text, &options, &mut |_, _| {}).unwrap_err();
+        assert!(
+            matches!(err, IngestError::ProjectedCrsNotApplicable { .. }),
+            "{err}"
+        );
+        let options = ReadOptions {
+            crs: Some(CrsChoice::Epsg(4490)),
+            ..options
+        };
+        assert!(read_bytes("g.geojson", text, &options, &mut |_, _| {}).is_ok());
     }
 }

@@ -916,7 +916,9 @@ fn ring_inside(ring: &LineString<f64>, other: &LineString<f64>) -> bool {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ingest::{read_bytes, AdminLevels, Crs, Format, IssueAction};
+    use crate::ingest::{
+        read_bytes, AdminLevels, Crs, CrsChoice, Format, IssueAction, ReadOptions,
+    };
     use geo::Validation;
 
     pub const LIECHTENSTEIN: &str = concat!(
@@ -928,10 +930,12 @@ pub(crate) mod tests {
         read_bytes(
             "liechtenstein.osm.pbf",
             bytes,
-            Format::Auto,
-            &target,
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((target).clone())
+            },
             &mut |_, _| {},
         )
     }
@@ -944,10 +948,12 @@ pub(crate) mod tests {
         let got = read_bytes(
             "liechtenstein.osm.pbf",
             &bytes,
-            Format::Auto,
-            &Target::All(AdminLevels::default()),
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((Target::All(AdminLevels::default())).clone())
+            },
             &mut |done, total| {
                 calls += 1;
                 assert!(done <= total);
@@ -1156,10 +1162,12 @@ pub(crate) mod tests {
         let got = read_bytes(
             "liechtenstein.osm.pbf",
             &bytes,
-            Format::Auto,
-            &Target::Layer(AssetLayer::Pois),
-            Crs::Wgs84,
-            "urban_mgmt",
+            &ReadOptions {
+                format: Format::Auto,
+                crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                owner: "urban_mgmt".into(),
+                ..ReadOptions::new((Target::Layer(AssetLayer::Pois)).clone())
+            },
             &mut |done, total| last = (done, total),
         )
         .unwrap();
@@ -1213,10 +1221,12 @@ pub(crate) mod tests {
             let result = read_bytes(
                 "random.pbf",
                 &random,
-                Format::OsmPbf,
-                &Target::All(AdminLevels::default()),
-                Crs::Wgs84,
-                "d",
+                &ReadOptions {
+                    format: Format::OsmPbf,
+                    crs: Some(CrsChoice::Datum(Crs::Wgs84)),
+                    owner: "d".into(),
+                    ..ReadOptions::new((Target::All(AdminLevels::default())).clone())
+                },
                 &mut |_, _| {},
             );
             assert!(

@@ -62,6 +62,8 @@ pub struct Options {
     pub reload_interval_ms: u64,
     /// `fallback_department` of the server's config.
     pub fallback_department: Option<String>,
+    /// A responsibility rules file written into the data dir before the server starts.
+    pub rules: Option<String>,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             ws_queue: 1024,
             reload_interval_ms: Config::default().reload_interval_ms,
             fallback_department: None,
+            rules: None,
         }
     }
 }
@@ -93,6 +96,9 @@ impl TestServer {
 
     /// A server on `data_dir` as it is (no demo district is generated into it).
     pub async fn start_in(data_dir: tempfile::TempDir, options: Options) -> Result<TestServer> {
+        if let Some(rules) = &options.rules {
+            std::fs::write(data_dir.path().join("responsibility.toml"), rules)?;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let config = Config {

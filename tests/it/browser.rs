@@ -745,3 +745,77 @@ async fn an_open_screen_redraws_after_an_import() -> Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_officer() -> Result<()> {
+    // One rule names a department the district does not have; nothing covers fire hazards.
+    let rules = "[[rule]]\nid = \"moon-rule\"\ncategories = [\"garbage\"]\ndepartment = \"moon_office\"\n\n\
+                 [[rule]]\nid = \"roads\"\ncategories = [\"damaged_road\"]\ndepartment = \"transport\"\n";
+    let server = TestServer::start_with(Options {
+        rules: Some(rules.into()),
+        ..Options::default()
+    })
+    .await?;
+    let (lon, lat, _) = point_in_grid(&server, 12).await?;
+    let fire: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/incidents"))
+        .json(&json!({"category": "fire_hazard", "lat": lat, "lon": lon, "description": "楼道堆放杂物"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(fire["responsibility"]["department"], Value::Null, "{fire}");
+
+    let b = browser().await?;
+    let c = &b.client;
+    c.goto(&server.url("/")).await?;
+    let warning = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("button.rules-warning"))
+        .await
+        .context("the header warns about the rules")?;
+    let text = warning.text().await?;
+    assert!(text.contains("责任规则需要处理"), "{text}");
+    warning.click().await?;
+    let panel = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("section.rules-panel"))
+        .await?
+        .text()
+        .await?;
+    assert!(panel.contains("moon-rule"), "{panel}");
+    assert!(panel.contains("moon_office"), "{panel}");
+    assert!(panel.contains("1 条规则生效"), "{panel}");
+    assert!(panel.contains("no rule in force applies to every incident"), "{panel}");
+    save_screenshot(c, "rules-warning.png").await?;
+
+    // The incident no rule covers: accepted, and its details say nobody is proposed.
+    c.find(Locator::Css("section.rules-panel button.close"))
+        .await?
+        .click()
+        .await?;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(&format!(
+            "li.incident[data-incident-id='{}']",
+            fire["id"]
+        )))
+        .await?
+        .click()
+        .await?;
+    let none = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("section.details .responsibility.review .department.none"))
+        .await
+        .context("the details say no department is proposed")?
+        .text()
+        .await?;
+    assert!(none.contains("未提出责任部门"), "{none}");
+    save_screenshot(c, "no-department.png").await?;
+    c.clone().close().await?;
+    server.stop().await;
+    Ok(())
+}

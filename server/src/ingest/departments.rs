@@ -148,9 +148,10 @@ fn csv_rows(file: &str, text: &str) -> Result<Vec<Row>, IngestError> {
     }
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        // Row 1 is the header.
-        let label = format!("row {}", i + 2);
         let record = record.map_err(|e| csv_error(file, &e))?;
+        // The line in the file (the header is line 1; blank lines are skipped).
+        let line = record.position().map_or(i as u64 + 2, |p| p.line());
+        let label = format!("row {line}");
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -311,7 +312,7 @@ mod tests {
                     nm,,Nameless Office,,\n";
         let (gbk, _, _) = encoding_rs::GBK.encode(text);
         let read = read_bytes("depts.csv", &gbk).unwrap();
-        assert_eq!(read.rows_read, 8);
+        assert_eq!(read.rows_read, 7, "the blank line is no row");
         assert_eq!(codes(&read), ["jt", "jt-road", "sw", "nm"]);
         assert_eq!(read.departments[0].name_zh, "区交通运输局");
         assert_eq!(read.departments[1].parent.as_deref(), Some("jt"));

@@ -216,6 +216,32 @@ pub async fn point_in_grid(server: &TestServer, index: usize) -> Result<(f64, f6
     Ok((lon / n as f64, lat / n as f64, code))
 }
 
+/// GETs `path` from `server`: the status and the JSON body.
+pub async fn get(server: &TestServer, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = reqwest::get(server.url(path)).await.expect("request");
+    let status = r.status();
+    (status, r.json().await.expect("JSON body"))
+}
+
+/// Asserts that an answer (`status`, `body`) is the error `expected` with the body
+/// `{"error":{"code": code, "message": <not empty>}}`. `case` names the request in a failure.
+#[track_caller]
+pub fn assert_error(
+    case: &str,
+    status: reqwest::StatusCode,
+    body: &serde_json::Value,
+    expected: reqwest::StatusCode,
+    code: &str,
+) {
+    assert_eq!(status, expected, "{case}: status; body: {body}");
+    assert_eq!(
+        body["error"]["code"], code,
+        "{case}: error code; body: {body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{case}: error message; body: {body}");
+}
+
 /// A WebSocket client of the live feed.
 pub type WsClient =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

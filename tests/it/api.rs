@@ -1,27 +1,47 @@
 //! The HTTP API, including every bad-input rule: each bad request gets a 4xx with
 //! `{"error":{"code","message"}}` and leaves nothing behind.
 
-use onegrid_tests::{point_in_grid, TestServer};
-use reqwest::StatusCode;
+use onegrid_tests::{assert_error, get, point_in_grid, TestServer};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn incident_count(server: &TestServer) -> usize {
-    let list: Vec<Value> = reqwest::get(server.url("/api/v1/incidents?limit=1000"))
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    list.len()
+/// What a bad request carries.
+enum Body {
+    None,
+    Json(Value),
+    /// Bytes sent as they are, with this content type (or none).
+    Raw(Vec<u8>, Option<&'static str>),
 }
 
-/// Asserts the response is `status` with an error body whose code is `code`.
-async fn assert_error(resp: reqwest::Response, status: StatusCode, code: &str) {
-    assert_eq!(resp.status(), status, "status for {code}");
-    let body: Value = resp.json().await.expect("error body is JSON");
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    let message = body["error"]["message"].as_str().expect("message");
-    assert!(!message.is_empty());
+/// One bad request and the error it must get.
+struct BadRequest {
+    label: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Body,
+    status: StatusCode,
+    code: &'static str,
+}
+
+/// What the store holds: every incident's id, seq and status, and today's count. A refused
+/// request must leave it as it was.
+async fn written(server: &TestServer) -> (Vec<(i64, i64, String)>, Value) {
+    let (status, list) = get(server, "/api/v1/incidents?limit=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    let incidents = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_i64().expect("id"),
+                i["seq"].as_i64().expect("seq"),
+                i["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect();
+    let (_, stats) = get(server, "/api/v1/stats").await;
+    (incidents, stats["today"].clone())
 }
 
 #[tokio::test]
@@ -159,212 +179,126 @@ async fn report_then_read_back() {
 }
 
 #[tokio::test]
-async fn unknown_ids_and_bad_queries_are_clear_4xx() {
-    let server = TestServer::start().await.expect("server");
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents/999999"))
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents/abc"))
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad_path",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents?limit=abc"))
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad_query",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents?limit=0"))
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad_query",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents?limit=100000"))
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad_query",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/incidents?status=lost"))
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "bad_query",
-    )
-    .await;
-    assert_error(
-        reqwest::get(server.url("/api/v1/nothing-here"))
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(server.url("/api/v1/incidents/999999/status"))
-        .json(&json!({"status": "resolved"}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn every_bad_report_is_refused_and_leaves_nothing_behind() {
+async fn every_bad_request_is_refused_and_leaves_nothing_behind() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 3).await.expect("grid");
     let client = reqwest::Client::new();
-    let post_json = |body: Value| {
-        client
-            .post(server.url("/api/v1/incidents"))
-            .json(&body)
-            .send()
-    };
     let good = || json!({"category": "garbage", "lat": lat, "lon": lon, "description": "垃圾"});
-
-    let raw = |body: &'static str| {
-        client
-            .post(server.url("/api/v1/incidents"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+    let good_with = |key: &str, value: Value| {
+        let mut b = good();
+        b[key] = value;
+        Body::Json(b)
     };
-    assert_error(
-        raw("{\"category\": \"garbage\", ").await.unwrap(),
-        StatusCode::BAD_REQUEST,
-        "malformed_json",
-    )
-    .await;
-    assert_error(
-        raw("not json at all").await.unwrap(),
-        StatusCode::BAD_REQUEST,
-        "malformed_json",
-    )
-    .await;
-    assert_error(
-        raw("{\"category\": \"garbage\"}").await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    )
-    .await;
-    assert_error(
-        raw("{\"category\": \"garbage\", \"lat\": \"23\", \"lon\": 113.1, \"description\": \"\"}")
-            .await
-            .unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    )
-    .await;
-    let no_type = client
+    let good_at = |lat: f64, lon: f64| {
+        let mut b = good();
+        b["lat"] = json!(lat);
+        b["lon"] = json!(lon);
+        Body::Json(b)
+    };
+    let raw = |text: &str| Body::Raw(text.as_bytes().to_vec(), Some("application/json"));
+
+    // The one good report; incident 1 is then there for the status case below.
+    let resp = client
         .post(server.url("/api/v1/incidents"))
-        .body(good().to_string())
+        .json(&json!({"category": "garbage", "lat": lat, "lon": lon,
+                      "description": "长".repeat(4000)}))
         .send()
         .await
         .unwrap();
-    assert_error(
-        no_type,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
-
-    let mut b = good();
-    b["category"] = json!("alien_landing");
-    assert_error(
-        post_json(b).await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_category",
-    )
-    .await;
-
-    for (la, lo) in [(91.0, lon), (-90.5, lon), (lat, 180.5), (lat, -181.0)] {
-        let mut b = good();
-        b["lat"] = json!(la);
-        b["lon"] = json!(lo);
-        assert_error(
-            post_json(b).await.unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_coordinates",
-        )
-        .await;
-    }
-    // Beijing: valid coordinates, outside the district.
-    let mut b = good();
-    b["lat"] = json!(39.9042);
-    b["lon"] = json!(116.4074);
-    assert_error(
-        post_json(b).await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "outside_district",
-    )
-    .await;
-
-    let mut b = good();
-    b["description"] = json!("长".repeat(4001));
-    assert_error(
-        post_json(b).await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "description_too_long",
-    )
-    .await;
-    let mut b = good();
-    b["description"] = json!("长".repeat(4000));
     assert_eq!(
-        post_json(b).await.unwrap().status(),
+        resp.status(),
         StatusCode::CREATED,
         "exactly 4,000 characters is accepted"
     );
+    let before = written(&server).await;
+    assert_eq!(before.0.len(), 1);
+    assert_eq!(before.1, 1, "today's count");
 
-    let mut b = good();
-    b["description"] = json!("x".repeat((1 << 20) + 10));
-    assert_error(
-        post_json(b).await.unwrap(),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
-
-    let bad_status = client
-        .post(server.url("/api/v1/incidents/1/status"))
-        .json(&json!({"status": "vanished"}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(
-        bad_status,
+    use Body::None as NoBody;
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    let (bad_request, not_found, unprocessable) = (
+        StatusCode::BAD_REQUEST,
+        StatusCode::NOT_FOUND,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_status",
-    )
-    .await;
+    );
+    let case = |label, method, path, body, status, code| BadRequest {
+        label,
+        method,
+        path,
+        body,
+        status,
+        code,
+    };
+    // One line per case (rustfmt would spread each over eight).
+    #[rustfmt::skip]
+    let cases = [
+        // Unknown ids and bad queries.
+        case("unknown incident id", GET, "/api/v1/incidents/999999", NoBody, not_found, "not_found"),
+        case("incident id not a number", GET, "/api/v1/incidents/abc", NoBody, bad_request, "bad_path"),
+        case("limit not a number", GET, "/api/v1/incidents?limit=abc", NoBody, bad_request, "bad_query"),
+        case("limit 0", GET, "/api/v1/incidents?limit=0", NoBody, bad_request, "bad_query"),
+        case("limit too large", GET, "/api/v1/incidents?limit=100000", NoBody, bad_request, "bad_query"),
+        case("unknown status filter", GET, "/api/v1/incidents?status=lost", NoBody, bad_request, "bad_query"),
+        case("unknown route", GET, "/api/v1/nothing-here", NoBody, not_found, "not_found"),
+        case("status of an unknown incident", POST, "/api/v1/incidents/999999/status",
+             Body::Json(json!({"status": "resolved"})), not_found, "not_found"),
+        // Bad reports.
+        case("truncated JSON", POST, "/api/v1/incidents", raw("{\"category\": \"garbage\", "),
+             bad_request, "malformed_json"),
+        case("not JSON", POST, "/api/v1/incidents", raw("not json at all"), bad_request, "malformed_json"),
+        case("fields missing", POST, "/api/v1/incidents", raw("{\"category\": \"garbage\"}"),
+             unprocessable, "invalid_body"),
+        case("lat a string", POST, "/api/v1/incidents",
+             raw("{\"category\": \"garbage\", \"lat\": \"23\", \"lon\": 113.1, \"description\": \"\"}"),
+             unprocessable, "invalid_body"),
+        case("no content type", POST, "/api/v1/incidents", Body::Raw(good().to_string().into_bytes(), None),
+             StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        case("unknown category", POST, "/api/v1/incidents", good_with("category", json!("alien_landing")),
+             unprocessable, "unknown_category"),
+        case("lat above 90", POST, "/api/v1/incidents", good_at(91.0, lon), unprocessable, "invalid_coordinates"),
+        case("lat below -90", POST, "/api/v1/incidents", good_at(-90.5, lon), unprocessable, "invalid_coordinates"),
+        case("lon above 180", POST, "/api/v1/incidents", good_at(lat, 180.5), unprocessable, "invalid_coordinates"),
+        case("lon below -180", POST, "/api/v1/incidents", good_at(lat, -181.0), unprocessable, "invalid_coordinates"),
+        case("Beijing: valid, outside the district", POST, "/api/v1/incidents", good_at(39.9042, 116.4074),
+             unprocessable, "outside_district"),
+        case("description of 4,001 characters", POST, "/api/v1/incidents",
+             good_with("description", json!("长".repeat(4001))), unprocessable, "description_too_long"),
+        case("body over 1 MiB", POST, "/api/v1/incidents",
+             good_with("description", json!("x".repeat((1 << 20) + 10))),
+             StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        case("unknown status", POST, "/api/v1/incidents/1/status",
+             Body::Json(json!({"status": "vanished"})), unprocessable, "unknown_status"),
+        // Map layers.
+        case("unknown boundary level", GET, "/api/v1/map/boundaries/planet", NoBody, not_found, "not_found"),
+        // Roads (and every other large layer) reach the page only as vector tiles.
+        case("roads as GeoJSON", GET, "/api/v1/map/roads", NoBody, not_found, "not_found"),
+    ];
+    assert_eq!(cases.len(), 24, "every bad request of the API");
 
-    // Only the one good report was written.
-    assert_eq!(incident_count(&server).await, 1);
-    let stats: Value = reqwest::get(server.url("/api/v1/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["today"], 1);
+    for bad in cases {
+        let request = client.request(bad.method, server.url(bad.path));
+        let request = match bad.body {
+            Body::None => request,
+            Body::Json(body) => request.json(&body),
+            Body::Raw(bytes, Some(content_type)) => {
+                request.header("content-type", content_type).body(bytes)
+            }
+            Body::Raw(bytes, None) => request.body(bytes),
+        };
+        let resp = request.send().await.unwrap();
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{}: error body is JSON: {e}", bad.label));
+        assert_error(bad.label, status, &body, bad.status, bad.code);
+        assert!(
+            written(&server).await == before,
+            "{}: nothing is written",
+            bad.label
+        );
+    }
     server.stop().await;
 }
 
@@ -404,22 +338,6 @@ async fn map_layers_and_page_are_served() {
         let n = fc["features"].as_array().unwrap().len();
         assert!(n >= at_least, "{level}: {n}");
     }
-    assert_error(
-        reqwest::get(server.url("/api/v1/map/boundaries/planet"))
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    // Roads (and every other large layer) reach the page only as vector tiles.
-    assert_error(
-        reqwest::get(server.url("/api/v1/map/roads")).await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-
     let page = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();

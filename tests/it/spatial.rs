@@ -2,15 +2,9 @@
 
 use std::collections::HashMap;
 
-use onegrid_tests::{point_in_grid, TestServer};
+use onegrid_tests::{assert_error, get, point_in_grid, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
-    let r = reqwest::get(server.url(path)).await.expect("request");
-    let status = r.status();
-    (status, r.json().await.expect("JSON"))
-}
 
 /// The midpoint of an edge shared by two grids, and the two grid codes.
 async fn shared_grid_edge(server: &TestServer) -> (f64, f64, [String; 2]) {
@@ -175,13 +169,15 @@ async fn nearby_is_sorted_within_the_radius_and_refuses_bad_parameters() {
         ),
     ] {
         let (status, body) = get(&server, &format!("/api/v1/spatial/nearby?{query}")).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
-        assert_eq!(body["error"]["code"], code, "{query}: {body}");
+        assert_error(query, status, &body, StatusCode::BAD_REQUEST, code);
     }
     let (status, body) = get(&server, "/api/v1/spatial/locate?lat=23.0").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("bad_query"))
+    assert_error(
+        "locate without lon",
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "bad_query",
     );
     server.stop().await;
 }
@@ -320,8 +316,7 @@ async fn vector_tiles_are_served_from_the_index() {
         ),
     ] {
         let (s, body) = get(&server, path).await;
-        assert_eq!(s, status, "{path}: {body}");
-        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        assert_error(path, s, &body, status, code);
     }
     server.stop().await;
 }

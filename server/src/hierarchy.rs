@@ -40,11 +40,10 @@ pub fn assign_parents(js: &mut [Jurisdiction]) {
         .enumerate()
         .filter(|(_, j)| {
             j.level != Level::District
-                && !j
-                    .parent
+                && j.parent
                     .as_deref()
                     .and_then(|p| by_code.get(p))
-                    .is_some_and(|pl| *pl < j.level)
+                    .is_none_or(|pl| *pl >= j.level)
         })
         .map(|(i, _)| i)
         .collect();
@@ -110,7 +109,10 @@ mod tests {
     }
 
     fn parents(js: &[Jurisdiction]) -> Vec<(String, Option<String>)> {
-        let mut v: Vec<_> = js.iter().map(|j| (j.code.clone(), j.parent.clone())).collect();
+        let mut v: Vec<_> = js
+            .iter()
+            .map(|j| (j.code.clone(), j.parent.clone()))
+            .collect();
         v.sort();
         v
     }
@@ -146,7 +148,10 @@ mod tests {
                 pair("S-west", Some("D")),
             ]
         );
-        assert!(merged.iter().any(|j| j.code == "G1" && j.generated), "kept as it was");
+        assert!(
+            merged.iter().any(|j| j.code == "G1" && j.generated),
+            "kept as it was"
+        );
 
         // Imported grids replace every grid, generated or not.
         let grids = vec![square(Level::Grid, "G9", Some("nowhere"), 0.5, 0.5)];
@@ -157,7 +162,9 @@ mod tests {
             .map(|j| j.code.as_str())
             .collect();
         assert_eq!(codes, ["G9"]);
-        assert!(merged.iter().any(|j| j.code == "G9" && j.parent.as_deref() == Some("S-west")));
+        assert!(merged
+            .iter()
+            .any(|j| j.code == "G9" && j.parent.as_deref() == Some("S-west")));
     }
 
     #[test]

@@ -78,25 +78,22 @@ impl Incidents {
         }
         // Analysed against the district as loaded now (the newest import it has picked up).
         let district = self.district.current();
-        let placed = district
-            .spatial
-            .analyse(category, at)
-            .map_err(|unplaced| {
-                let (lon, lat) = (at.lon(), at.lat());
-                match unplaced {
-                    Unplaced::NotInAGrid(located) => ReportError::NotInAGrid {
-                        lon,
-                        lat,
-                        within: located
-                            .chain
-                            .iter()
-                            .map(|j| format!("{} ({})", j.name, j.code))
-                            .collect::<Vec<_>>()
-                            .join(" › "),
-                    },
-                    Unplaced::Outside => ReportError::OutsideDistrict { lon, lat },
-                }
-            })?;
+        let placed = district.spatial.analyse(category, at).map_err(|unplaced| {
+            let (lon, lat) = (at.lon(), at.lat());
+            match unplaced {
+                Unplaced::NotInAGrid(located) => ReportError::NotInAGrid {
+                    lon,
+                    lat,
+                    within: located
+                        .chain
+                        .iter()
+                        .map(|j| format!("{} ({})", j.name, j.code))
+                        .collect::<Vec<_>>()
+                        .join(" › "),
+                },
+                Unplaced::Outside => ReportError::OutsideDistrict { lon, lat },
+            }
+        })?;
         let draft = IncidentDraft {
             category,
             lon: at.lon(),

@@ -347,10 +347,7 @@ async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
         "  departments     {} (all replaced)",
         read.departments.len()
     );
-    println!(
-        "  repaired        {}",
-        read.issues.len() - rejected
-    );
+    println!("  repaired        {}", read.issues.len() - rejected);
     println!("  rejected        {rejected}");
     println!("  event seq       {seq}");
     Ok(())

@@ -61,62 +61,37 @@ impl Drop for Server {
     }
 }
 
+/// `onegrid import --data-dir D --layer LAYER [--owner OWNER] <example file>`.
+fn import(d: &str, layer: &str, owner: Option<&str>, file: &str) -> String {
+    let file = example(file);
+    let mut args = vec!["import", "--data-dir", d, "--layer", layer];
+    if let Some(owner) = owner {
+        args.extend(["--owner", owner]);
+    }
+    args.push(&file);
+    onegrid(&args)
+}
+
 #[test]
 fn the_own_district_guide_takes_an_empty_data_dir_to_a_server_routing_incidents() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().display().to_string();
-    let out = onegrid(&[
-        "import",
-        "--data-dir",
-        &d,
-        "--layer",
-        "boundaries",
-        &example("boundaries.geojson"),
-    ]);
-    assert!(out.contains("jurisdictions   13 (levels replaced)"), "{out}");
-    let out = onegrid(&[
-        "import",
-        "--data-dir",
-        &d,
-        "--layer",
-        "buildings",
-        "--owner",
-        "gemeinde",
-        &example("buildings.geojson"),
-    ]);
+    let out = import(&d, "boundaries", None, "boundaries.geojson");
+    assert!(
+        out.contains("jurisdictions   13 (levels replaced)"),
+        "{out}"
+    );
+    let out = import(&d, "buildings", Some("gemeinde"), "buildings.geojson");
     assert!(out.contains("buildings       1455"), "{out}");
-    let out = onegrid(&[
-        "import",
-        "--data-dir",
-        &d,
-        "--layer",
-        "roads",
-        "--owner",
-        "bauverwaltung",
-        &example("roads.geojson"),
-    ]);
+    let out = import(&d, "roads", Some("bauverwaltung"), "roads.geojson");
     assert!(out.contains("roads           1306"), "{out}");
-    let out = onegrid(&[
-        "import",
-        "--data-dir",
-        &d,
-        "--layer",
-        "pipelines",
-        &example("pipelines.geojson"),
-    ]);
+    let out = import(&d, "pipelines", None, "pipelines.geojson");
     assert!(out.contains("pipelines       5"), "{out}");
     let out = onegrid(&["grid", "generate", "--data-dir", &d]);
     assert!(out.contains("street Vaduz (R48):"), "{out}");
     assert!(out.contains("corners on main roads"), "{out}");
     assert!(out.contains("generated "), "{out}");
-    let out = onegrid(&[
-        "import",
-        "--data-dir",
-        &d,
-        "--layer",
-        "departments",
-        &example("departments.csv"),
-    ]);
+    let out = import(&d, "departments", None, "departments.csv");
     assert!(out.contains("departments     5 (all replaced)"), "{out}");
     std::fs::copy(
         example("responsibility.toml"),
@@ -174,8 +149,16 @@ fn the_own_district_guide_takes_an_empty_data_dir_to_a_server_routing_incidents(
     let (status, road) = report("damaged_road");
     assert_eq!(status, 201, "{road}");
     assert_eq!(road["street_name"], "Vaduz", "{road}");
-    assert!(road["grid_name"].as_str().is_some_and(|n| n.starts_with("Vaduz第")), "{road}");
-    assert_eq!(road["responsibility"]["department"]["code"], "bauverwaltung");
+    assert!(
+        road["grid_name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Vaduz第")),
+        "{road}"
+    );
+    assert_eq!(
+        road["responsibility"]["department"]["code"],
+        "bauverwaltung"
+    );
     assert_eq!(road["responsibility"]["rule"], "road-maintainer");
     let (status, fire) = report("fire_hazard");
     assert_eq!(status, 201, "{fire}");

@@ -747,7 +747,8 @@ async fn an_open_screen_redraws_after_an_import() -> Result<()> {
 }
 
 #[tokio::test]
-async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_officer() -> Result<()> {
+async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_officer() -> Result<()>
+{
     // One rule names a department the district does not have; nothing covers fire hazards.
     let rules = "[[rule]]\nid = \"moon-rule\"\ncategories = [\"garbage\"]\ndepartment = \"moon_office\"\n\n\
                  [[rule]]\nid = \"roads\"\ncategories = [\"damaged_road\"]\ndepartment = \"transport\"\n";
@@ -788,7 +789,10 @@ async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_offi
     assert!(panel.contains("moon-rule"), "{panel}");
     assert!(panel.contains("moon_office"), "{panel}");
     assert!(panel.contains("1 条规则生效"), "{panel}");
-    assert!(panel.contains("no rule in force applies to every incident"), "{panel}");
+    assert!(
+        panel.contains("no rule in force applies to every incident"),
+        "{panel}"
+    );
     save_screenshot(c, "rules-warning.png").await?;
 
     // The incident no rule covers: accepted, and its details say nobody is proposed.
@@ -808,7 +812,9 @@ async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_offi
     let none = c
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("section.details .responsibility.review .department.none"))
+        .for_element(Locator::Css(
+            "section.details .responsibility.review .department.none",
+        ))
         .await
         .context("the details say no department is proposed")?
         .text()

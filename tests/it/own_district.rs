@@ -19,13 +19,17 @@ use serde_json::{json, Value};
 const VADUZ: (f64, f64) = (9.5215, 47.1410);
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 async fn report(client: &reqwest::Client, server: &TestServer, category: &str) -> Value {
     let r = client
         .post(server.url("/api/v1/incidents"))
-        .json(&json!({"category": category, "lon": VADUZ.0, "lat": VADUZ.1, "description": "Vaduz"}))
+        .json(
+            &json!({"category": category, "lon": VADUZ.0, "lat": VADUZ.1, "description": "Vaduz"}),
+        )
         .send()
         .await
         .expect("report");

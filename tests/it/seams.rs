@@ -173,6 +173,19 @@ async fn sides(server: &TestServer) -> (Vec<Side>, HashMap<String, Vec<P>>) {
     (out, rings.into_iter().collect())
 }
 
+/// The `seq` of the newest event, from `/api/v1/stats`.
+async fn last_seq(client: &reqwest::Client, server: &TestServer) -> Value {
+    client
+        .get(server.url("/api/v1/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json::<Value>()
+        .await
+        .expect("JSON")["seq"]
+        .clone()
+}
+
 async fn locate(server: &TestServer, p: P) -> Value {
     let r = reqwest::get(server.url(&format!("/api/v1/spatial/locate?lat={}&lon={}", p[1], p[0])))
         .await
@@ -371,7 +384,10 @@ async fn seams_at_every_level_through_the_api() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let incident: Value = r.json().await.expect("JSON");
     assert_eq!(incident["grid_code"], side.a.as_str(), "{incident}");
-    assert_eq!(incident["responsibility"]["review_required"], true, "{incident}");
+    assert_eq!(
+        incident["responsibility"]["review_required"], true,
+        "{incident}"
+    );
     let outside_m = incident["outside_m"].as_f64().expect("outside_m");
     assert!((outside_m - 10.0).abs() <= 0.5, "{incident}");
     let seam_codes: Vec<&str> = incident["seam"]["candidates"]
@@ -389,15 +405,7 @@ async fn seams_at_every_level_through_the_api() {
     );
     let out100 = side.offset(-100.0, &inside_a);
     // Beyond the seam distance it is refused with a clear 422, and nothing is written.
-    let before = client
-        .get(server.url("/api/v1/stats"))
-        .send()
-        .await
-        .expect("stats")
-        .json::<Value>()
-        .await
-        .expect("JSON")["seq"]
-        .clone();
+    let before = last_seq(&client, &server).await;
     for p in [out40, out100, [116.4074, 39.9042]] {
         let r = client
             .post(server.url("/api/v1/incidents"))
@@ -415,16 +423,11 @@ async fn seams_at_every_level_through_the_api() {
             "{body}"
         );
     }
-    let after = client
-        .get(server.url("/api/v1/stats"))
-        .send()
-        .await
-        .expect("stats")
-        .json::<Value>()
-        .await
-        .expect("JSON")["seq"]
-        .clone();
-    assert_eq!(before, after, "a refused report writes nothing");
+    assert_eq!(
+        last_seq(&client, &server).await,
+        before,
+        "a refused report writes nothing"
+    );
 
     // Far outside every jurisdiction.
     let beijing = locate(&server, [116.4074, 39.9042]).await;

@@ -74,4 +74,3 @@ fn collection(features: impl Iterator<Item = geojson::Feature>) -> Bytes {
     };
     Bytes::from(fc.to_string())
 }
-

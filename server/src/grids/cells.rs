@@ -83,6 +83,14 @@ pub fn divide(
 
 type Segment = GeomWithData<Line<[f64; 2]>, ()>;
 
+/// One clipped cell: its lattice column and row, its shape and area (local metres).
+struct Piece {
+    i: usize,
+    j: usize,
+    shape: MultiPolygon<f64>,
+    area: f64,
+}
+
 fn boundary_tree(shape: &MultiPolygon<f64>) -> RTree<Segment> {
     let mut segments = Vec::new();
     for poly in &shape.0 {
@@ -132,28 +140,43 @@ fn cut(
     let at = |i: usize, j: usize| vertices[j * (nx + 1) + i];
 
     // Row-major from the north-west: the order codes are handed out in.
-    let mut pieces: Vec<Option<(usize, usize, MultiPolygon<f64>, f64)>> = Vec::new();
+    let mut pieces: Vec<Option<Piece>> = Vec::new();
     for j in (0..ny).rev() {
         for i in 0..nx {
-            let ring = vec![at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1), at(i, j)];
+            let ring = vec![
+                at(i, j),
+                at(i + 1, j),
+                at(i + 1, j + 1),
+                at(i, j + 1),
+                at(i, j),
+            ];
             let quad = Polygon::new(LineString::new(ring), vec![]);
             let piece = clip(&quad, shape, boundary);
             let area = piece.unsigned_area();
             if area > side * side * 1e-6 {
-                pieces.push(Some((i, j, piece, area)));
+                pieces.push(Some(Piece {
+                    i,
+                    j,
+                    shape: piece,
+                    area,
+                }));
             }
         }
     }
     merge_slivers(&mut pieces, side * side * SLIVER_SHARE);
     (
-        pieces.into_iter().flatten().map(|(_, _, p, _)| p).collect(),
+        pieces.into_iter().flatten().map(|p| p.shape).collect(),
         snapped,
     )
 }
 
 /// The part of `quad` inside `shape`: the quad itself when no boundary segment comes near it
 /// and it lies inside, nothing when it lies outside, else the intersection.
-fn clip(quad: &Polygon<f64>, shape: &MultiPolygon<f64>, boundary: &RTree<Segment>) -> MultiPolygon<f64> {
+fn clip(
+    quad: &Polygon<f64>,
+    shape: &MultiPolygon<f64>,
+    boundary: &RTree<Segment>,
+) -> MultiPolygon<f64> {
     let Some(r) = quad.bounding_rect() else {
         return MultiPolygon(vec![]);
     };
@@ -175,7 +198,9 @@ fn clip(quad: &Polygon<f64>, shape: &MultiPolygon<f64>, boundary: &RTree<Segment
 
 /// The nearest point on a road within `within` metres of `v`.
 fn snap(roads: &RTree<Line<[f64; 2]>>, v: Coord<f64>, within: f64) -> Option<Coord<f64>> {
-    let (line, d2) = roads.nearest_neighbor_iter_with_distance_2(&[v.x, v.y]).next()?;
+    let (line, d2) = roads
+        .nearest_neighbor_iter_with_distance_2(&[v.x, v.y])
+        .next()?;
     if d2 > within * within {
         return None;
     }
@@ -196,19 +221,17 @@ fn snap(roads: &RTree<Line<[f64; 2]>>, v: Coord<f64>, within: f64) -> Option<Coo
 
 /// Merges every piece smaller than `min_area` into its largest lattice neighbour, smallest
 /// first. A piece with no neighbour left (an exclave) stays as it is.
-fn merge_slivers(pieces: &mut [Option<(usize, usize, MultiPolygon<f64>, f64)>], min_area: f64) {
+fn merge_slivers(pieces: &mut [Option<Piece>], min_area: f64) {
+    let area = |pieces: &[Option<Piece>], k: usize| pieces[k].as_ref().map_or(0.0, |p| p.area);
     let index: std::collections::HashMap<(usize, usize), usize> = pieces
         .iter()
         .enumerate()
-        .filter_map(|(k, p)| p.as_ref().map(|(i, j, _, _)| ((*i, *j), k)))
+        .filter_map(|(k, p)| p.as_ref().map(|p| ((p.i, p.j), k)))
         .collect();
     let mut small: Vec<usize> = (0..pieces.len())
-        .filter(|&k| pieces[k].as_ref().is_some_and(|p| p.3 < min_area))
+        .filter(|&k| pieces[k].as_ref().is_some_and(|p| p.area < min_area))
         .collect();
-    small.sort_by(|&a, &b| {
-        let area = |k: usize| pieces[k].as_ref().map_or(0.0, |p| p.3);
-        area(a).total_cmp(&area(b)).then(a.cmp(&b))
-    });
+    small.sort_by(|&a, &b| area(pieces, a).total_cmp(&area(pieces, b)).then(a.cmp(&b)));
     // Where each merged piece went, so a neighbour that was merged away is followed.
     let mut moved: Vec<usize> = (0..pieces.len()).collect();
     let root = |moved: &[usize], mut k: usize| {
@@ -218,12 +241,13 @@ fn merge_slivers(pieces: &mut [Option<(usize, usize, MultiPolygon<f64>, f64)>], 
         k
     };
     for k in small {
-        let Some((i, j, _, area)) = pieces[k].as_ref().map(|p| (p.0, p.1, p.2.clone(), p.3)) else {
+        let Some((i, j)) = pieces[k]
+            .as_ref()
+            .filter(|p| p.area < min_area)
+            .map(|p| (p.i, p.j))
+        else {
             continue;
         };
-        if area >= min_area {
-            continue;
-        }
         let neighbours = [
             (i.wrapping_sub(1), j),
             (i + 1, j),
@@ -235,15 +259,14 @@ fn merge_slivers(pieces: &mut [Option<(usize, usize, MultiPolygon<f64>, f64)>], 
             .filter_map(|n| index.get(n))
             .map(|&n| root(&moved, n))
             .filter(|&n| n != k && pieces[n].is_some())
-            .max_by(|&a, &b| {
-                let area = |n: usize| pieces[n].as_ref().map_or(0.0, |p| p.3);
-                area(a).total_cmp(&area(b)).then(b.cmp(&a))
-            });
+            .max_by(|&a, &b| area(pieces, a).total_cmp(&area(pieces, b)).then(b.cmp(&a)));
         let Some(into) = best else { continue };
-        let Some(piece) = pieces[k].take() else { continue };
+        let Some(piece) = pieces[k].take() else {
+            continue;
+        };
         if let Some(target) = pieces[into].as_mut() {
-            target.2 = target.2.union(&piece.2);
-            target.3 = target.2.unsigned_area();
+            target.shape = target.shape.union(&piece.shape);
+            target.area = target.shape.unsigned_area();
         }
         moved[k] = into;
     }

@@ -93,7 +93,12 @@ fn assert_tiles(parent: &Jurisdiction, cells: &[&Jurisdiction]) {
                 continue;
             }
             let overlap = area_m2(&a.geometry.intersection(&b.geometry), &metric);
-            assert!(overlap < 1e-3, "{} and {} overlap by {overlap} m²", a.code, b.code);
+            assert!(
+                overlap < 1e-3,
+                "{} and {} overlap by {overlap} m²",
+                a.code,
+                b.code
+            );
         }
         // Inside the parent: nothing of the cell lies outside it.
         let outside = area_m2(&a.geometry.difference(&parent.geometry), &metric);
@@ -131,10 +136,16 @@ fn cells_tile_their_parent_with_well_formed_unique_codes_and_the_same_result_eac
         .iter()
         .map(|c| area_m2(&c.geometry, &metric))
         .fold(f64::INFINITY, f64::min);
-    assert!(smallest > DEFAULT_CELL_AREA_M2 * 0.25, "a sliver of {smallest} m²");
+    assert!(
+        smallest > DEFAULT_CELL_AREA_M2 * 0.25,
+        "a sliver of {smallest} m²"
+    );
     assert!(matches!(
         got.parents.as_slice(),
-        [ParentReport { outcome: Outcome::Generated { .. }, .. }]
+        [ParentReport {
+            outcome: Outcome::Generated { .. },
+            ..
+        }]
     ));
 
     let again = generate(input, &[], &options, &mut |_, _| {}).expect("generate");
@@ -151,7 +162,11 @@ fn a_parent_too_big_for_999_grids_gets_larger_cells_and_generating_again_replace
     };
     let got = generate(input, &[], &options, &mut |_, _| {}).expect("generate");
     let cells = grids(&got);
-    assert!(cells.len() <= MAX_GRIDS_PER_PARENT && cells.len() > 900, "{}", cells.len());
+    assert!(
+        cells.len() <= MAX_GRIDS_PER_PARENT && cells.len() > 900,
+        "{}",
+        cells.len()
+    );
     assert_tiles(&district(), &cells);
     assert!(cells.iter().all(|c| c.code.starts_with("440604000000")));
     match &got.parents[0].outcome {
@@ -198,7 +213,10 @@ fn imported_grids_take_precedence_and_codes_that_are_not_digits_still_give_15_di
         .iter()
         .map(|p| (p.code.as_str(), &p.outcome))
         .collect();
-    assert!(matches!(outcomes[0], ("R4711", Outcome::Generated { .. })), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], ("R4711", Outcome::Generated { .. })),
+        "{outcomes:?}"
+    );
     assert_eq!(outcomes[1], ("R4712", &Outcome::HasImportedGrids(1)));
     let vaduz: Vec<&Jurisdiction> = grids(&got)
         .into_iter()
@@ -206,7 +224,11 @@ fn imported_grids_take_precedence_and_codes_that_are_not_digits_still_give_15_di
         .collect();
     assert!(!vaduz.is_empty());
     // R1 is the first district (000001), R4711 its first street (001), no community (000).
-    assert!(vaduz.iter().all(|g| g.code.starts_with("000001001000")), "{}", vaduz[0].code);
+    assert!(
+        vaduz.iter().all(|g| g.code.starts_with("000001001000")),
+        "{}",
+        vaduz[0].code
+    );
     assert!(vaduz[0].name.starts_with("Vaduz第1网格"));
     assert!(grids(&got).iter().any(|g| g.code == "G-1" && !g.generated));
 }
@@ -220,9 +242,18 @@ fn cell_corners_follow_a_main_road_through_the_parent() {
         .iter()
         .map(|&x| road(&format!("R-{x}"), "primary", &[(x, 22.99), (x, 23.01)]))
         .collect();
-    roads.push(road("F-1", "footway", &[(113.1021, 22.99), (113.1021, 23.01)]));
-    let with = generate(vec![district(), street()], &roads, &GridOptions::default(), &mut |_, _| {})
-        .expect("generate");
+    roads.push(road(
+        "F-1",
+        "footway",
+        &[(113.1021, 22.99), (113.1021, 23.01)],
+    ));
+    let with = generate(
+        vec![district(), street()],
+        &roads,
+        &GridOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("generate");
     let Outcome::Generated { road_corners, .. } = with.parents[0].outcome else {
         panic!("{:?}", with.parents[0]);
     };
@@ -253,7 +284,10 @@ fn cell_corners_follow_a_main_road_through_the_parent() {
     .expect("generate");
     assert!(matches!(
         without.parents[0].outcome,
-        Outcome::Generated { road_corners: 0, .. }
+        Outcome::Generated {
+            road_corners: 0,
+            ..
+        }
     ));
 }
 

@@ -7,7 +7,9 @@ use onegrid_app::wire::{DepartmentInfo, RulesReport};
 use super::error::{Error, Json};
 use crate::AppState;
 
-pub async fn departments(State(state): State<AppState>) -> Result<Json<Vec<DepartmentInfo>>, Error> {
+pub async fn departments(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<DepartmentInfo>>, Error> {
     let departments = state.store.load_departments().await?;
     Ok(Json(
         departments

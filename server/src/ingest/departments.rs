@@ -20,7 +20,16 @@ pub const MAX_CODE_CHARS: usize = 64;
 /// Longest name or contact accepted, in characters.
 const MAX_TEXT_CHARS: usize = 200;
 
-const CODE_KEYS: &[&str] = &["code", "department", "dept", "id", "编码", "代码", "部门编码", "部门代码"];
+const CODE_KEYS: &[&str] = &[
+    "code",
+    "department",
+    "dept",
+    "id",
+    "编码",
+    "代码",
+    "部门编码",
+    "部门代码",
+];
 const NAME_ZH_KEYS: &[&str] = &["name_zh", "name", "中文名称", "名称", "部门名称", "部门"];
 const NAME_EN_KEYS: &[&str] = &["name_en", "english", "english_name", "英文名称", "英文名"];
 const CONTACT_KEYS: &[&str] = &["contact", "phone", "tel", "联系方式", "联系电话", "电话"];
@@ -260,9 +269,13 @@ fn check(file: &str, rows: Vec<Row>) -> DepartmentsRead {
             continue;
         };
         let reason = if !codes.contains(&parent) {
-            Some(format!("parent {parent:?} is not in the file; left without a parent"))
+            Some(format!(
+                "parent {parent:?} is not in the file; left without a parent"
+            ))
         } else if closes_cycle(&out.departments, i) {
-            Some(format!("parent {parent:?} would make a cycle; left without a parent"))
+            Some(format!(
+                "parent {parent:?} would make a cycle; left without a parent"
+            ))
         } else {
             None
         };
@@ -316,15 +329,25 @@ mod tests {
         assert_eq!(codes(&read), ["jt", "jt-road", "sw", "nm"]);
         assert_eq!(read.departments[0].name_zh, "区交通运输局");
         assert_eq!(read.departments[1].parent.as_deref(), Some("jt"));
-        assert_eq!(read.departments[2].name_en, "区水务局", "no English name: the Chinese one");
+        assert_eq!(
+            read.departments[2].name_en, "区水务局",
+            "no English name: the Chinese one"
+        );
         assert_eq!(read.departments[2].parent, None);
         assert_eq!(read.departments[3].name_zh, "Nameless Office");
         let report: Vec<String> = read.issues.iter().map(|i| i.to_string()).collect();
         assert_eq!(report.len(), 4, "{report:#?}");
         assert!(report[0].contains("row 4") && report[0].contains("no department code"));
-        assert!(report[1].contains("row 5") && report[1].contains("duplicate code \"jt\" (already used by row 2)"));
+        assert!(
+            report[1].contains("row 5")
+                && report[1].contains("duplicate code \"jt\" (already used by row 2)")
+        );
         assert!(report[2].contains("row 6") && report[2].contains("not 1–64 letters"));
-        assert!(report[3].contains("row 7") && report[3].contains("repaired") && report[3].contains("\"moon\""));
+        assert!(
+            report[3].contains("row 7")
+                && report[3].contains("repaired")
+                && report[3].contains("\"moon\"")
+        );
     }
 
     #[test]
@@ -339,16 +362,25 @@ mod tests {
         assert_eq!(codes(&read), ["a", "b", "c"]);
         assert_eq!(read.departments[0].contact, "12345");
         // a → b → a: the first one found to close the cycle loses its parent.
-        let parents: Vec<Option<&str>> =
-            read.departments.iter().map(|d| d.parent.as_deref()).collect();
+        let parents: Vec<Option<&str>> = read
+            .departments
+            .iter()
+            .map(|d| d.parent.as_deref())
+            .collect();
         assert_eq!(parents, [None, Some("a"), None]);
         assert!(read.issues.iter().any(|i| i.reason.contains("cycle")));
-        assert!(read.issues.iter().any(|i| i.feature == "#3" && i.action == IssueAction::Rejected));
+        assert!(read
+            .issues
+            .iter()
+            .any(|i| i.feature == "#3" && i.action == IssueAction::Rejected));
     }
 
     #[test]
     fn files_that_are_not_departments_are_errors() {
-        assert!(matches!(read_bytes("e.csv", b"  \n"), Err(IngestError::Empty { .. })));
+        assert!(matches!(
+            read_bytes("e.csv", b"  \n"),
+            Err(IngestError::Empty { .. })
+        ));
         let err = read_bytes("x.csv", "name,phone\n甲,1\n".as_bytes()).unwrap_err();
         assert!(err.to_string().contains("no code column"), "{err}");
         let err = read_bytes("x.json", b"[{\"code\": ").unwrap_err();

@@ -62,7 +62,9 @@ impl RuleContext {
         }
         if rule.department == "$owner" {
             let Some(layer) = rule.layer else {
-                return Some("department \"$owner\" needs a layer whose asset's owner it names".into());
+                return Some(
+                    "department \"$owner\" needs a layer whose asset's owner it names".into(),
+                );
             };
             let owners = &self.owners_by_layer[&layer];
             if !owners.iter().any(|o| self.has_department(o)) {
@@ -122,9 +124,9 @@ impl Rules {
                 let entries = match table.remove("rule") {
                     Some(toml::Value::Array(entries)) => entries,
                     Some(_) => {
-                        report
-                            .problems
-                            .push(format!("{file}: `rule` must be an array of tables ([[rule]])"));
+                        report.problems.push(format!(
+                            "{file}: `rule` must be an array of tables ([[rule]])"
+                        ));
                         Vec::new()
                     }
                     None => Vec::new(),
@@ -603,7 +605,8 @@ department = "urban_mgmt"
         assert_eq!(rules.report().file, "rules.toml");
 
         // Without a fallback, an incident nothing covers gets no decision, and it is said.
-        let only_roads = "[[rule]]\nid = \"x\"\ncategories = [\"garbage\"]\ndepartment = \"urban_mgmt\"\n";
+        let only_roads =
+            "[[rule]]\nid = \"x\"\ncategories = [\"garbage\"]\ndepartment = \"urban_mgmt\"\n";
         let rules = Rules::parse("r.toml", only_roads, &context());
         assert!(rules.decide(Category::FireHazard, &[], &[]).is_none());
         assert!(rules.report().problems[0].contains("no rule in force applies to every incident"));
@@ -611,7 +614,11 @@ department = "urban_mgmt"
         // A file that is not TOML at all: no rules, and why.
         let rules = Rules::parse("r.toml", "[[rule]\nid = ", &context());
         assert!(rules.report().rules.is_empty());
-        assert!(rules.report().problems[0].contains("cannot be read as TOML"), "{:?}", rules.report());
+        assert!(
+            rules.report().problems[0].contains("cannot be read as TOML"),
+            "{:?}",
+            rules.report()
+        );
         assert!(rules.decide(Category::Garbage, &[], &[]).is_none());
     }
 
@@ -632,18 +639,25 @@ department = "urban_mgmt"
                 dept("bauamt", "建设局", "Building Office"),
                 dept("gemeinde", "市政厅", "Town Hall"),
             ],
-            owners_by_layer: HashMap::from([(
-                AssetLayer::Roads,
-                ["bauamt".to_string()].into(),
-            )]),
+            owners_by_layer: HashMap::from([(AssetLayer::Roads, ["bauamt".to_string()].into())]),
         };
         let (text, left_out) = default_rules_for(&own, Some("gemeinde"));
         let rules = Rules::parse("r.toml", &text, &own);
-        assert!(!rules.report().has_problems(), "{:?}\n{text}", rules.report());
+        assert!(
+            !rules.report().has_problems(),
+            "{:?}\n{text}",
+            rules.report()
+        );
         let ids: Vec<&str> = rules.report().rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["manhole-in-road", "road-maintainer", "fallback"]);
-        assert!(left_out.iter().any(|l| l.contains("pipelines layer")), "{left_out:?}");
-        assert!(left_out.iter().any(|l| l.contains("\"water\"")), "{left_out:?}");
+        assert!(
+            left_out.iter().any(|l| l.contains("pipelines layer")),
+            "{left_out:?}"
+        );
+        assert!(
+            left_out.iter().any(|l| l.contains("\"water\"")),
+            "{left_out:?}"
+        );
         let d = rules.decide(Category::Garbage, &[], &[]).expect("fallback");
         assert_eq!(d.department.code, "gemeinde");
 
@@ -651,6 +665,9 @@ department = "urban_mgmt"
         let (text, left_out) = default_rules_for(&own, None);
         let rules = Rules::parse("r.toml", &text, &own);
         assert!(rules.decide(Category::Garbage, &[], &[]).is_none());
-        assert!(left_out.iter().any(|l| l.contains("fallback_department")), "{left_out:?}");
+        assert!(
+            left_out.iter().any(|l| l.contains("fallback_department")),
+            "{left_out:?}"
+        );
     }
 }

@@ -123,7 +123,11 @@ impl Store {
 
     /// Replaces every department in one transaction, with a `departments.imported` event
     /// (which, like an import of layers, makes a running server reload).
-    pub async fn replace_departments(&self, departments: &[Department], origin: &str) -> Result<i64> {
+    pub async fn replace_departments(
+        &self,
+        departments: &[Department],
+        origin: &str,
+    ) -> Result<i64> {
         match self {
             Store::Sqlite(s) => s.replace_departments(departments, origin).await,
         }
@@ -138,7 +142,10 @@ impl Store {
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         match self {
-            Store::Sqlite(s) => s.save_generated_grids(jurisdictions, report, progress).await,
+            Store::Sqlite(s) => {
+                s.save_generated_grids(jurisdictions, report, progress)
+                    .await
+            }
         }
     }
 

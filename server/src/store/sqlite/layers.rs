@@ -147,7 +147,11 @@ impl SqliteStore {
         Ok(seq)
     }
 
-    pub async fn replace_departments(&self, departments: &[Department], origin: &str) -> Result<i64> {
+    pub async fn replace_departments(
+        &self,
+        departments: &[Department],
+        origin: &str,
+    ) -> Result<i64> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM departments")
             .execute(&mut *tx)
@@ -170,10 +174,11 @@ impl SqliteStore {
     }
 
     pub async fn load_departments(&self) -> Result<Vec<Department>> {
-        let rows =
-            sqlx::query("SELECT code, name_zh, name_en, contact, parent FROM departments ORDER BY code")
-                .fetch_all(&self.reader)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT code, name_zh, name_en, contact, parent FROM departments ORDER BY code",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Department {
@@ -297,7 +302,6 @@ async fn insert_assets(
     }
     Ok(())
 }
-
 
 /// Inserts departments.
 async fn insert_departments(

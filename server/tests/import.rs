@@ -442,8 +442,8 @@ async fn importing_a_gbk_grid_shapefile_and_refusing_a_broken_one() {
         "--layer",
         "grid",
         "--field",
-        // No parent: the communities the grids name are not in this file, and the store
-        // requires a parent to exist.
+        // No parent field: the grids get the innermost imported jurisdiction containing them
+        // (none in this data dir).
         "code=WGBM,name=WGMC",
         grids.to_str().expect("path"),
     ]);
@@ -452,7 +452,7 @@ async fn importing_a_gbk_grid_shapefile_and_refusing_a_broken_one() {
     assert!(out.status.success(), "import failed: {stdout}\n{stderr}");
     assert!(stdout.contains("features read   3"), "{stdout}");
     assert!(
-        stdout.contains("jurisdictions   3 (all replaced)"),
+        stdout.contains("jurisdictions   3 (levels replaced)"),
         "{stdout}"
     );
     assert!(stdout.contains("rejected        0"), "{stdout}");

@@ -200,6 +200,7 @@ fn Header() -> impl IntoView {
 fn RulesPanel() -> impl IntoView {
     let dash = expect_context::<Dash>();
     let t = move || texts(dash.lang.get());
+    let lang = move || dash.lang.get();
     move || {
         let report = dash.rules.get().filter(|_| dash.rules_open.get())?;
         Some(view! {
@@ -213,12 +214,18 @@ fn RulesPanel() -> impl IntoView {
                     {report.rules.len()}" "{move || t().rules_in_force}
                 </p>
                 <ul class="rules-problems">
-                    {report.problems.iter().map(|p| view! { <li class="rules-problem">{p.clone()}</li> }).collect_view()}
-                    {report.skipped.iter().map(|s| view! {
-                        <li class="rules-skipped" data-rule=s.id.clone().unwrap_or_default()>
-                            <span class="muted">{move || t().rules_skipped}" #"{s.index}</span>" "
-                            <code>{s.id.clone().unwrap_or_else(|| "?".into())}</code>": "{s.reason.clone()}
-                        </li>
+                    {report.problems.iter().map(|p| {
+                        let text = if lang() == Lang::Zh { p.message_zh.clone() } else { p.message.clone() };
+                        view! { <li class="rules-problem">{text}</li> }
+                    }).collect_view()}
+                    {report.skipped.iter().map(|s| {
+                        let reason = if lang() == Lang::Zh { s.reason_zh.clone() } else { s.reason.clone() };
+                        view! {
+                            <li class="rules-skipped" data-rule=s.id.clone().unwrap_or_default()>
+                                <span class="muted">{move || t().rules_skipped}" #"{s.index}</span>" "
+                                <code>{s.id.clone().unwrap_or_else(|| "?".into())}</code>": "{reason}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
                 <p class="muted">{move || t().rules_note}</p>

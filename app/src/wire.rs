@@ -477,6 +477,14 @@ pub struct SkippedRule {
     /// The rule's id, when it has one.
     pub id: Option<String>,
     pub reason: String,
+    pub reason_zh: String,
+}
+
+/// A problem with a rules file as a whole, in English and Chinese.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesProblem {
+    pub message: String,
+    pub message_zh: String,
 }
 
 /// The responsibility rules as loaded (`GET /api/v1/rules`): those in force, in order (the
@@ -488,7 +496,7 @@ pub struct RulesReport {
     pub rules: Vec<ResponsibilityRule>,
     pub skipped: Vec<SkippedRule>,
     /// E.g. the file could not be parsed, or no rule applies to every incident.
-    pub problems: Vec<String>,
+    pub problems: Vec<RulesProblem>,
 }
 
 impl RulesReport {

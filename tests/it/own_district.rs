@@ -194,7 +194,13 @@ department = "$owner"
         "{rules}"
     );
     assert!(
-        rules["problems"][0]
+        skipped["reason_zh"]
+            .as_str()
+            .is_some_and(|r| r.contains("部门名录中不存在")),
+        "{rules}"
+    );
+    assert!(
+        rules["problems"][0]["message"]
             .as_str()
             .is_some_and(|p| p.contains("no rule in force applies to every incident")),
         "{rules}"

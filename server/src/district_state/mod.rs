@@ -176,7 +176,7 @@ fn load_rules(config: &Config, context: &RuleContext) -> Result<Rules, LoadError
         );
     }
     for problem in &report.problems {
-        tracing::warn!(file = %report.file, "responsibility rules: {problem}");
+        tracing::warn!(file = %report.file, "responsibility rules: {}", problem.message);
     }
     Ok(rules)
 }

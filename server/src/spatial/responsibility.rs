@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use onegrid_app::wire::{AssetLayer, Category, Level, RulesReport, SkippedRule};
+use onegrid_app::wire::{AssetLayer, Category, Level, RulesProblem, RulesReport, SkippedRule};
 
 use super::NearbyAsset;
 use crate::district::{Department, Jurisdiction};
@@ -43,47 +43,88 @@ impl RuleContext {
     }
 
     /// Why a parsed rule cannot be used here, if it cannot.
-    fn unusable(&self, rule: &Rule) -> Option<String> {
+    fn unusable(&self, rule: &Rule) -> Option<Why> {
         if rule.id.trim().is_empty() {
-            return Some("the rule has an empty id".into());
+            return Some(Why::new(
+                "the rule has an empty id",
+                "规则的 id 为空".into(),
+            ));
         }
         if let Some(w) = rule.within_m {
             if !w.is_finite() || w < 0.0 {
-                return Some(format!("within_m = {w} is not a distance in metres"));
+                return Some(Why::new(
+                    format!("within_m = {w} is not a distance in metres"),
+                    format!("within_m = {w} 不是以米计的距离"),
+                ));
             }
         }
         if let Some(layer) = rule.layer {
             if !self.has_layer(layer) {
-                return Some(format!(
-                    "it needs the {} layer, which holds no assets in this district",
-                    layer.as_str()
+                return Some(Why::new(
+                    format!(
+                        "it needs the {} layer, which holds no assets in this district",
+                        layer.as_str()
+                    ),
+                    format!("它需要 {} 图层，而本辖区该图层没有部件", layer.as_str()),
                 ));
             }
         }
         if rule.department == "$owner" {
             let Some(layer) = rule.layer else {
-                return Some(
-                    "department \"$owner\" needs a layer whose asset's owner it names".into(),
-                );
+                return Some(Why::new(
+                    "department \"$owner\" needs a layer whose asset's owner it names",
+                    "department = \"$owner\" 须配合 layer，指明取哪类部件的权属单位".into(),
+                ));
             };
             let owners = &self.owners_by_layer[&layer];
             if !owners.iter().any(|o| self.has_department(o)) {
                 let mut some: Vec<&str> = owners.iter().map(String::as_str).collect();
                 some.sort_unstable();
                 some.truncate(5);
-                return Some(format!(
-                    "the owners of the {} layer ({}) are none of the district's departments",
-                    layer.as_str(),
-                    some.join(", ")
+                let some = some.join(", ");
+                return Some(Why::new(
+                    format!(
+                        "the owners of the {} layer ({some}) are none of the district's departments",
+                        layer.as_str()
+                    ),
+                    format!(
+                        "{} 图层部件的权属单位（{some}）都不是本辖区的部门",
+                        layer.as_str()
+                    ),
                 ));
             }
         } else if !self.has_department(&rule.department) {
-            return Some(format!(
-                "it names department {:?}, which the district does not have",
-                rule.department
+            return Some(Why::new(
+                format!(
+                    "it names department {:?}, which the district does not have",
+                    rule.department
+                ),
+                format!(
+                    "它指定的部门 {:?} 在本辖区部门名录中不存在",
+                    rule.department
+                ),
             ));
         }
         None
+    }
+}
+
+/// A reason in English and Chinese.
+struct Why {
+    en: String,
+    zh: String,
+}
+
+impl Why {
+    fn new(en: impl Into<String>, zh: String) -> Why {
+        Why { en: en.into(), zh }
+    }
+
+    fn problem(self) -> RulesProblem {
+        RulesProblem {
+            message: self.en,
+            message_zh: self.zh,
+        }
     }
 }
 
@@ -116,25 +157,39 @@ impl Rules {
         };
         let mut rules = Vec::new();
         match toml::from_str::<toml::Table>(text) {
-            Err(e) => report.problems.push(format!(
-                "{file} cannot be read as TOML, so no rule is in force: {}",
-                e.message()
-            )),
+            Err(e) => report.problems.push(
+                Why::new(
+                    format!(
+                        "{file} cannot be read as TOML, so no rule is in force: {}",
+                        e.message()
+                    ),
+                    format!("{file} 不是有效的 TOML，没有规则生效：{}", e.message()),
+                )
+                .problem(),
+            ),
             Ok(mut table) => {
                 let entries = match table.remove("rule") {
                     Some(toml::Value::Array(entries)) => entries,
                     Some(_) => {
-                        report.problems.push(format!(
-                            "{file}: `rule` must be an array of tables ([[rule]])"
-                        ));
+                        report.problems.push(
+                            Why::new(
+                                format!("{file}: `rule` must be an array of tables ([[rule]])"),
+                                format!("{file}：rule 须写成 [[rule]] 表数组"),
+                            )
+                            .problem(),
+                        );
                         Vec::new()
                     }
                     None => Vec::new(),
                 };
                 for key in table.keys() {
-                    report
-                        .problems
-                        .push(format!("{file}: unknown top-level key {key:?} ignored"));
+                    report.problems.push(
+                        Why::new(
+                            format!("{file}: unknown top-level key {key:?} ignored"),
+                            format!("{file}：未知的顶层键 {key:?}，已忽略"),
+                        )
+                        .problem(),
+                    );
                 }
                 let mut ids = HashSet::new();
                 for (i, entry) in entries.into_iter().enumerate() {
@@ -142,24 +197,28 @@ impl Rules {
                         .get("id")
                         .and_then(toml::Value::as_str)
                         .map(str::to_string);
-                    let skip = |reason: String| SkippedRule {
+                    let skip = |why: Why| SkippedRule {
                         index: i + 1,
                         id: id.clone(),
-                        reason,
+                        reason: why.en,
+                        reason_zh: why.zh,
                     };
                     let rule: Rule = match entry.try_into() {
                         Ok(rule) => rule,
                         Err(e) => {
-                            report.skipped.push(skip(e.message().trim().to_string()));
+                            let message = e.message().trim().to_string();
+                            let zh = format!("规则写法有误：{message}");
+                            report.skipped.push(skip(Why::new(message, zh)));
                             continue;
                         }
                     };
                     if let Some(reason) = context.unusable(&rule) {
                         report.skipped.push(skip(reason));
                     } else if !ids.insert(rule.id.clone()) {
-                        report
-                            .skipped
-                            .push(skip(format!("id {:?} is used by an earlier rule", rule.id)));
+                        report.skipped.push(skip(Why::new(
+                            format!("id {:?} is used by an earlier rule", rule.id),
+                            format!("id {:?} 与前面的规则重复", rule.id),
+                        )));
                     } else {
                         rules.push(rule);
                     }
@@ -168,10 +227,15 @@ impl Rules {
         }
         if !rules.iter().any(is_unconditional) {
             report.problems.push(
-                "no rule in force applies to every incident: end with a rule without conditions \
-                 naming a department; until then an incident no rule covers is accepted with no \
-                 department proposed, for review"
-                    .into(),
+                Why::new(
+                    "no rule in force applies to every incident: end with a rule without \
+                     conditions naming a department; until then an incident no rule covers is \
+                     accepted with no department proposed, for review",
+                    "没有一条生效的规则适用于所有事件：请在最后加一条不带条件、指定部门的兜底规则；\
+                     在此之前，没有规则覆盖的事件照常受理，不提出责任部门，标记为需复核"
+                        .into(),
+                )
+                .problem(),
             );
         }
         report.rules = rules.clone();
@@ -283,7 +347,7 @@ pub fn default_rules_for(context: &RuleContext, fallback: Option<&str>) -> (Stri
                 text.push_str("[[rule]]");
                 text.push_str(block);
             }
-            Some(reason) => left_out.push(format!("rule {}: {reason}", rule.id)),
+            Some(why) => left_out.push(format!("rule {}: {}", rule.id, why.en)),
         }
     }
     if !has_fallback {
@@ -609,13 +673,18 @@ department = "urban_mgmt"
             "[[rule]]\nid = \"x\"\ncategories = [\"garbage\"]\ndepartment = \"urban_mgmt\"\n";
         let rules = Rules::parse("r.toml", only_roads, &context());
         assert!(rules.decide(Category::FireHazard, &[], &[]).is_none());
-        assert!(rules.report().problems[0].contains("no rule in force applies to every incident"));
+        assert!(rules.report().problems[0]
+            .message
+            .contains("no rule in force applies to every incident"));
+        assert!(rules.report().problems[0].message_zh.contains("兜底规则"));
 
         // A file that is not TOML at all: no rules, and why.
         let rules = Rules::parse("r.toml", "[[rule]\nid = ", &context());
         assert!(rules.report().rules.is_empty());
         assert!(
-            rules.report().problems[0].contains("cannot be read as TOML"),
+            rules.report().problems[0]
+                .message
+                .contains("cannot be read as TOML"),
             "{:?}",
             rules.report()
         );

@@ -111,8 +111,12 @@ pub fn generate(
     let road_lines = options.follow_roads.then(|| main_roads(roads));
     let leaves = finest(&kept);
     let digits = code_digits(&kept);
-    let imported_grids: Vec<&Jurisdiction> =
-        kept.iter().filter(|j| j.level == Level::Grid).collect();
+    // Each imported grid's parent and interior point, found once.
+    let imported_grids: Vec<(Option<&str>, Option<geo::Point<f64>>)> = kept
+        .iter()
+        .filter(|j| j.level == Level::Grid)
+        .map(|g| (g.parent.as_deref(), g.geometry.interior_point()))
+        .collect();
 
     let mut parents = Vec::with_capacity(leaves.len());
     let mut made = Vec::new();
@@ -120,11 +124,9 @@ pub fn generate(
         progress(done, leaves.len());
         let holding = imported_grids
             .iter()
-            .filter(|g| {
-                g.parent.as_deref() == Some(leaf.code.as_str())
-                    || g.geometry
-                        .interior_point()
-                        .is_some_and(|p| leaf.geometry.contains(&p))
+            .filter(|(parent, point)| {
+                *parent == Some(leaf.code.as_str())
+                    || point.is_some_and(|p| leaf.geometry.contains(&p))
             })
             .count();
         let outcome = if holding > 0 {

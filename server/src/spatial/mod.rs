@@ -48,18 +48,7 @@ impl Spatial {
     }
 
     fn seam(&self, at: LonLat) -> Option<Seam> {
-        let candidates = self.jurisdictions.seam(at, self.seam_m);
-        (!candidates.is_empty()).then(|| Seam {
-            candidates: candidates
-                .into_iter()
-                .map(|c| onegrid_app::wire::SeamCandidate {
-                    level: c.jurisdiction.level,
-                    code: c.jurisdiction.code.clone(),
-                    name: c.jurisdiction.name.clone(),
-                    distance_m: round_cm(c.distance_m),
-                })
-                .collect(),
-        })
+        seam_answer(&self.jurisdictions.seam(at, self.seam_m))
     }
 
     pub fn nearby(&self, at: LonLat, radius: Radius, layers: &[AssetLayer]) -> Vec<NearbyFeature> {
@@ -77,14 +66,13 @@ impl Spatial {
     /// border road) is placed in the nearest grid for review, with the jurisdictions near it as
     /// its seam candidates; farther out it is [`Unplaced::Outside`].
     pub fn analyse(&self, category: Category, at: LonLat) -> Result<Placed<'_>, Unplaced<'_>> {
-        let seam = self.seam(at);
+        let candidates = self.jurisdictions.seam(at, self.seam_m);
+        let seam = seam_answer(&candidates);
         let (located, outside_m) = match self.jurisdictions.locate(at) {
             Some(located) => (located, None),
             None => {
-                let nearest_grid = self
-                    .jurisdictions
-                    .seam(at, self.seam_m)
-                    .into_iter()
+                let nearest_grid = candidates
+                    .iter()
                     .filter(|c| c.jurisdiction.level == Level::Grid)
                     .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m))
                     .ok_or(Unplaced::Outside)?;
@@ -177,6 +165,21 @@ pub enum Unplaced<'a> {
     Outside,
     /// Inside jurisdictions that stop above grid level (the chain it lies in).
     NotInAGrid(Located<'a>),
+}
+
+/// Seam candidates as answers carry them; `None` when there are none.
+fn seam_answer(candidates: &[SeamCandidate<'_>]) -> Option<Seam> {
+    (!candidates.is_empty()).then(|| Seam {
+        candidates: candidates
+            .iter()
+            .map(|c| onegrid_app::wire::SeamCandidate {
+                level: c.jurisdiction.level,
+                code: c.jurisdiction.code.clone(),
+                name: c.jurisdiction.name.clone(),
+                distance_m: round_cm(c.distance_m),
+            })
+            .collect(),
+    })
 }
 
 fn jurisdiction_ref(j: &Jurisdiction) -> JurisdictionRef {

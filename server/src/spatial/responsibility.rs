@@ -131,8 +131,8 @@ impl Why {
 /// A checked rule set with the departments it can name, and what was left out of it.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    rules: Vec<Rule>,
     departments: HashMap<String, Department>,
+    /// The rules in force (`report.rules`, in order), those skipped and why.
     report: RulesReport,
 }
 
@@ -238,9 +238,8 @@ impl Rules {
                 .problem(),
             );
         }
-        report.rules = rules.clone();
+        report.rules = rules;
         Rules {
-            rules,
             departments: context
                 .departments
                 .iter()
@@ -267,7 +266,7 @@ impl Rules {
         nearby: &'a [NearbyAsset<'a>],
     ) -> Option<Decision<'a>> {
         let street = chain.iter().find(|j| j.level == Level::Street);
-        for rule in &self.rules {
+        for rule in &self.report.rules {
             if !rule.categories.is_empty() && !rule.categories.contains(&category) {
                 continue;
             }

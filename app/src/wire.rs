@@ -5,6 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod accounts;
+pub use accounts::*;
+
 /// Version of the live protocol, sent in the `hello` message.
 pub const WS_PROTOCOL: &str = "onegrid.live.v1";
 

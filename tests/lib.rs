@@ -8,8 +8,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use onegrid_app::wire::Role;
+use onegrid_server::accounts::{Accounts, Actor};
+use onegrid_server::clock::Clock;
+use onegrid_server::store::{Store, TokenKind};
 use onegrid_server::Config;
 use tokio::sync::{oneshot, OnceCell};
+
+/// Password of every account the harness creates.
+pub const PASSWORD: &str = "test-password-不是默认";
 
 static TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
 
@@ -44,12 +51,65 @@ async fn template() -> Result<&'static PathBuf> {
         .await
 }
 
-/// A running server on 127.0.0.1:<random port>.
+/// A running server on 127.0.0.1:<random port>, with a logged-in duty officer.
 pub struct TestServer {
     pub addr: SocketAddr,
     data_dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    clock: Clock,
+    duty: Option<Session>,
+}
+
+/// A logged-in caller: an HTTP client that sends its cookie (and our `Origin`) with every
+/// request, and the cookie for WebSocket connections.
+#[derive(Clone)]
+pub struct Session {
+    pub client: reqwest::Client,
+    /// `name=value` of the session (or screen) cookie.
+    pub cookie: String,
+    pub username: String,
+}
+
+impl Session {
+    /// A client for `server` that sends `cookie` and the server's own `Origin`.
+    pub fn with_cookie(server: &TestServer, cookie: &str, username: &str) -> Session {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(cookie) {
+            headers.insert(reqwest::header::COOKIE, v);
+        }
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&server.url("")) {
+            headers.insert(reqwest::header::ORIGIN, v);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        Session {
+            client,
+            cookie: cookie.to_string(),
+            username: username.to_string(),
+        }
+    }
+
+    /// Opens the live feed at `url` with this session's cookie.
+    pub async fn ws(&self, url: &str) -> WsClient {
+        self.try_ws(url).await.expect("websocket connects")
+    }
+
+    /// Opens the live feed; the refusal (e.g. 401) as an error.
+    pub async fn try_ws(
+        &self,
+        url: &str,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request()?;
+        if let Ok(v) = self.cookie.parse() {
+            request.headers_mut().insert("cookie", v);
+        }
+        Ok(tokio_tungstenite::connect_async(request).await?.0)
+    }
 }
 
 /// How a test server should run.
@@ -64,6 +124,8 @@ pub struct Options {
     pub fallback_department: Option<String>,
     /// A responsibility rules file written into the data dir before the server starts.
     pub rules: Option<String>,
+    /// Run on a manual clock (starting now) that the test moves with [`TestServer::clock`].
+    pub manual_clock: bool,
 }
 
 impl Default for Options {
@@ -75,6 +137,7 @@ impl Default for Options {
             reload_interval_ms: Config::default().reload_interval_ms,
             fallback_department: None,
             rules: None,
+            manual_clock: false,
         }
     }
 }
@@ -114,10 +177,16 @@ impl TestServer {
             fallback_department: options.fallback_department,
             ..Config::default()
         };
+        let clock = if options.manual_clock {
+            Clock::manual(chrono::Utc::now())
+        } else {
+            Clock::system()
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel::<String>();
+        let server_clock = clock.clone();
         let task = tokio::spawn(async move {
-            let result = onegrid_server::run(listener, config, async {
+            let result = onegrid_server::run_with_clock(listener, config, server_clock, async {
                 let _ = rx.await;
             })
             .await;
@@ -125,14 +194,124 @@ impl TestServer {
                 let _ = ready_tx.send(e.to_string());
             }
         });
-        let server = TestServer {
+        let mut server = TestServer {
             addr,
             data_dir: Some(data_dir),
             shutdown: Some(tx),
             task: Some(task),
+            clock,
+            duty: None,
         };
         server.wait_ready(ready_rx).await?;
+        // On a data dir of an earlier test server the duty officer exists already.
+        if let Err(e) = server.add_user("t_duty", Role::DutyOfficer, None).await {
+            anyhow::ensure!(e.to_string().contains("exists already"), "{e}");
+        }
+        server.duty = Some(server.login("t_duty", PASSWORD).await?);
         Ok(server)
+    }
+
+    /// The server's clock (manual with [`Options::manual_clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// An HTTP client logged in as a duty officer (the whole district, may act).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.duty().client
+    }
+
+    /// The duty officer's session.
+    pub fn duty(&self) -> &Session {
+        self.duty
+            .as_ref()
+            .expect("the harness logs in a duty officer at start")
+    }
+
+    /// Opens the live feed as the duty officer.
+    pub async fn ws(&self, query: &str) -> WsClient {
+        self.duty().ws(&self.ws_url(query)).await
+    }
+
+    /// Runs `f` with the accounts service on the server's store, as the command line would.
+    pub async fn with_accounts<T>(
+        &self,
+        f: impl AsyncFnOnce(&Accounts, &Actor) -> Result<T>,
+    ) -> Result<T> {
+        let store = Store::open_sqlite(self.data_path()).await?;
+        let accounts = Accounts::new(store.clone(), self.clock.clone(), Default::default());
+        let result = f(&accounts, &Actor::command_line("test")).await;
+        store.close().await;
+        result
+    }
+
+    /// Adds an account with [`PASSWORD`].
+    pub async fn add_user(&self, name: &str, role: Role, scope: Option<&str>) -> Result<()> {
+        self.with_accounts(async |a, me| {
+            a.add_user(me, name, role, scope, PASSWORD, false)
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        })
+        .await
+    }
+
+    /// Logs in over HTTP; the session's client.
+    pub async fn login(&self, name: &str, password: &str) -> Result<Session> {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/v1/session"))
+            .header("origin", self.url(""))
+            .json(&serde_json::json!({ "username": name, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "login of {name}: {}", r.status());
+        let cookie = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("onegrid_session="))
+            .and_then(|v| v.split(';').next())
+            .context("a session cookie")?
+            .to_string();
+        Ok(Session::with_cookie(self, &cookie, name))
+    }
+
+    /// Adds an account and logs it in.
+    pub async fn session_for(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+    ) -> Result<Session> {
+        self.add_user(name, role, scope).await?;
+        self.login(name, PASSWORD).await
+    }
+
+    /// A new wall screen's token.
+    pub async fn screen_token(&self, name: &str) -> Result<String> {
+        self.with_accounts(async |a, me| {
+            Ok(a.add_token(me, TokenKind::Screen, name, None).await?.1)
+        })
+        .await
+    }
+
+    /// A wall screen's client (its cookie, as `/screen?token=` sets it).
+    pub async fn screen(&self, name: &str) -> Result<Session> {
+        let token = self.screen_token(name).await?;
+        Ok(Session::with_cookie(
+            self,
+            &format!("onegrid_screen={token}"),
+            name,
+        ))
+    }
+
+    /// A new API key, optionally limited to a jurisdiction.
+    pub async fn api_key(&self, name: &str, scope: Option<&str>) -> Result<String> {
+        self.with_accounts(async |a, me| {
+            Ok(a.add_token(me, TokenKind::ApiClient, name, scope).await?.1)
+        })
+        .await
     }
 
     async fn wait_ready(&self, mut failed: oneshot::Receiver<String>) -> Result<()> {
@@ -195,7 +374,10 @@ impl Drop for TestServer {
 /// A point well inside one of the district's grids (the mean of the grid's ring vertices, which
 /// lies inside for the convex cells of the demo district), with that grid's code.
 pub async fn point_in_grid(server: &TestServer, index: usize) -> Result<(f64, f64, String)> {
-    let fc: serde_json::Value = reqwest::get(server.url("/api/v1/map/boundaries/grid"))
+    let fc: serde_json::Value = server
+        .client()
+        .get(server.url("/api/v1/map/boundaries/grid"))
+        .send()
         .await?
         .json()
         .await?;
@@ -218,7 +400,12 @@ pub async fn point_in_grid(server: &TestServer, index: usize) -> Result<(f64, f6
 
 /// GETs `path` from `server`: the status and the JSON body.
 pub async fn get(server: &TestServer, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
-    let r = reqwest::get(server.url(path)).await.expect("request");
+    let r = server
+        .client()
+        .get(server.url(path))
+        .send()
+        .await
+        .expect("request");
     let status = r.status();
     (status, r.json().await.expect("JSON body"))
 }
@@ -246,11 +433,11 @@ pub fn assert_error(
 pub type WsClient =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub async fn ws_connect(url: &str) -> WsClient {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
+/// Opens the live feed at `url` without a login (refused with 401).
+pub async fn ws_connect_anonymous(
+    url: &str,
+) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+    Ok(tokio_tungstenite::connect_async(url).await?.0)
 }
 
 /// The next JSON message that is not a heartbeat, within `secs` seconds.

@@ -42,6 +42,15 @@ pub struct Config {
     /// How often the store is asked whether the district's layers changed (an import), in
     /// milliseconds; when they did, the in-memory indexes are rebuilt and swapped in.
     pub reload_interval_ms: u64,
+    /// A login session ends after this many minutes without use (default 8 h).
+    pub session_idle_minutes: u64,
+    /// A login session ends this many hours after the login at the latest (default 7 days).
+    pub session_absolute_hours: u64,
+    /// Requests one API key may make per minute before it gets 429.
+    pub api_rate_per_minute: u32,
+    /// The address users reach onegrid at (e.g. `https://onegrid.example.gov.cn`), for the
+    /// screen URLs the command line prints; an `https` URL also marks cookies `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -61,6 +70,10 @@ impl Default for Config {
             rules_file: None,
             fallback_department: None,
             reload_interval_ms: 2000,
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 7 * 24,
+            api_rate_per_minute: 600,
+            public_url: None,
         }
     }
 }
@@ -98,6 +111,14 @@ impl Config {
 
     pub fn reload_interval(&self) -> Duration {
         Duration::from_millis(self.reload_interval_ms.max(50))
+    }
+
+    pub fn session_policy(&self) -> crate::accounts::SessionPolicy {
+        crate::accounts::SessionPolicy {
+            idle: chrono::Duration::minutes(self.session_idle_minutes.clamp(1, 525_600) as i64),
+            absolute: chrono::Duration::hours(self.session_absolute_hours.clamp(1, 8784) as i64),
+            ..crate::accounts::SessionPolicy::default()
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {

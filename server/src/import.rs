@@ -14,7 +14,7 @@ use crate::ingest::departments::DepartmentsRead;
 use crate::ingest::{
     self, CrsChoice, FieldMap, Format, Imported, IngestError, ReadOptions, Target,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Who};
 
 /// What to import, already parsed from the command line.
 #[derive(Debug, Clone)]
@@ -90,6 +90,7 @@ pub async fn save(
     store: &Store,
     file: &Path,
     imported: &Imported,
+    who: &Who,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Saved, ImportError> {
     if imported.assets.is_empty() && imported.jurisdictions.is_empty() {
@@ -111,6 +112,7 @@ pub async fn save(
             &imported.assets,
             jurisdictions.as_deref(),
             &origin,
+            who,
             progress,
         )
         .await?;
@@ -125,9 +127,10 @@ pub async fn save(
 pub async fn import_file(
     store: &Store,
     request: &ImportRequest,
+    who: &Who,
 ) -> Result<(Imported, Saved), ImportError> {
     let imported = read(request, |_, _| {}).await?;
-    let saved = save(store, &request.file, &imported, &mut |_, _| {}).await?;
+    let saved = save(store, &request.file, &imported, who, &mut |_, _| {}).await?;
     Ok((imported, saved))
 }
 
@@ -146,12 +149,17 @@ pub async fn save_departments(
     store: &Store,
     file: &Path,
     read: &DepartmentsRead,
+    who: &Who,
 ) -> Result<i64, ImportError> {
     if read.departments.is_empty() {
         return Err(ImportError::Nothing(file.to_owned()));
     }
     Ok(store
-        .replace_departments(&read.departments, &format!("import {}", file.display()))
+        .replace_departments(
+            &read.departments,
+            &format!("import {}", file.display()),
+            who,
+        )
         .await?)
 }
 
@@ -161,6 +169,7 @@ pub async fn save_departments(
 pub async fn generate_grids(
     store: &Store,
     options: GridOptions,
+    who: &Who,
     mut progress: impl FnMut(usize, usize) + Send + 'static,
 ) -> Result<(grids::Generated, Option<i64>), ImportError> {
     let existing = store.load_jurisdictions().await?;
@@ -197,7 +206,7 @@ pub async fn generate_grids(
         return Ok((generated, None));
     }
     let seq = store
-        .save_generated_grids(&generated.jurisdictions, &report, &mut |_, _| {})
+        .save_generated_grids(&generated.jurisdictions, &report, who, &mut |_, _| {})
         .await?;
     Ok((generated, Some(seq)))
 }

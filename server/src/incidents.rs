@@ -1,9 +1,10 @@
 //! Reporting and moving incidents: validate → commit (state + event) → publish to the hub.
 //! Nothing is announced before it is committed. Used by the HTTP API and the simulator alike.
 
-use chrono::Utc;
 use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerMessage};
 
+use crate::accounts::{department_key, jurisdiction_key, Actor};
+use crate::clock::Clock;
 use crate::district_state::DistrictState;
 use crate::live::{ws::encode, Frame, Hub};
 use crate::spatial::{CoordError, LonLat, Unplaced};
@@ -36,6 +37,17 @@ pub enum ReportError {
     DescriptionTooLong(usize),
     #[error("reporter is {0} characters; at most {MAX_REPORTER_CHARS} are accepted")]
     ReporterTooLong(usize),
+    /// The caller may not report at all (a screen), or not at this place (outside its scope).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,19 +58,28 @@ pub struct Incidents {
     store: Store,
     hub: Hub,
     district: DistrictState,
+    clock: Clock,
 }
 
 impl Incidents {
-    pub fn new(store: Store, hub: Hub, district: DistrictState) -> Incidents {
+    pub fn new(store: Store, hub: Hub, district: DistrictState, clock: Clock) -> Incidents {
         Incidents {
             store,
             hub,
             district,
+            clock,
         }
     }
 
-    /// Checks a report, locates it, commits it with its event, then publishes it.
-    pub async fn report(&self, input: NewIncident) -> Result<Incident, ReportError> {
+    /// Checks a report, locates it, checks the caller may report there, commits it with its
+    /// event and audit row, then publishes it.
+    pub async fn report(&self, actor: &Actor, input: NewIncident) -> Result<Incident, ReportError> {
+        if !actor.can_report() {
+            return Err(ReportError::Forbidden(format!(
+                "a {} cannot report incidents",
+                actor.role.as_str()
+            )));
+        }
         let category = Category::parse(&input.category)
             .ok_or_else(|| ReportError::UnknownCategory(input.category.clone()))?;
         let at = LonLat::parse(input.lon, input.lat)?;
@@ -94,6 +115,28 @@ impl Incidents {
                 Unplaced::Outside => ReportError::OutsideDistrict { lon, lat },
             }
         })?;
+        let mut scope_keys: Vec<String> = district
+            .spatial
+            .touched_jurisdictions(&placed.analysis)
+            .iter()
+            .map(|code| jurisdiction_key(code))
+            .collect();
+        if let Some(d) = placed
+            .analysis
+            .responsibility
+            .as_ref()
+            .and_then(|r| r.department.as_ref())
+        {
+            scope_keys.push(department_key(&d.code));
+        }
+        if !actor.sees(&scope_keys) {
+            return Err(ReportError::Forbidden(format!(
+                "the point ({}, {}) is outside your area ({}); report it to the duty officer",
+                at.lon(),
+                at.lat(),
+                actor.scope.code().unwrap_or_default()
+            )));
+        }
         let draft = IncidentDraft {
             category,
             lon: at.lon(),
@@ -105,21 +148,38 @@ impl Incidents {
             grid_code: placed.grid.code.clone(),
             grid_name: placed.grid.name.clone(),
             analysis: placed.analysis,
+            scope_keys,
         };
         drop(district);
-        let event = self.store.report_incident(&draft, Utc::now()).await?;
+        let event = self
+            .store
+            .report_incident(&draft, &actor.who(), self.clock.now())
+            .await?;
         self.publish(&event);
         Ok(event.incident)
     }
 
-    /// Moves an incident to `status`; `None` if there is no such incident.
+    /// Moves an incident to `status`; `None` if there is no such incident that the caller
+    /// can see.
     pub async fn change_status(
         &self,
+        actor: &Actor,
         id: i64,
         status: IncidentStatus,
-    ) -> Result<Option<Incident>, StoreError> {
+    ) -> Result<Option<Incident>, ChangeError> {
+        if !actor.can_change_incidents() {
+            return Err(ChangeError::Forbidden(format!(
+                "a {} cannot change incidents",
+                actor.role.as_str()
+            )));
+        }
+        let key = actor.scope.key();
         Ok(
-            match self.store.change_status(id, status, Utc::now()).await? {
+            match self
+                .store
+                .change_status(id, status, key.as_deref(), &actor.who(), self.clock.now())
+                .await?
+            {
                 None => None,
                 Some(StatusChange::Unchanged(incident)) => Some(incident),
                 Some(StatusChange::Changed(event)) => {
@@ -135,6 +195,7 @@ impl Incidents {
             seq: event.seq,
             incident: Box::new(event.incident.clone()),
         };
-        self.hub.publish(Frame::event(event.seq, encode(&msg)));
+        self.hub
+            .publish(Frame::event(event.seq, encode(&msg), event.scope.clone()));
     }
 }

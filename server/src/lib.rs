@@ -4,6 +4,8 @@
 // The page's view types (Leptos) are deep; rendering them on the server needs more room.
 #![recursion_limit = "256"]
 
+pub mod accounts;
+pub mod clock;
 pub mod config;
 pub mod district;
 pub mod district_state;
@@ -28,10 +30,12 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
+use crate::accounts::{Accounts, AccountsError, Actor};
+use crate::clock::Clock;
 use crate::district_state::{DistrictState, LoadError, Reloader};
 use crate::incidents::Incidents;
 use crate::live::Hub;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TokenKind, Who};
 
 /// Name of the wasm-bindgen output in `<site>/pkg/` (`onegrid.js`, `onegrid_bg.wasm`, `onegrid.css`).
 pub const OUTPUT_NAME: &str = "onegrid";
@@ -43,6 +47,11 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub incidents: Incidents,
+    /// Logins, sessions and tokens.
+    pub accounts: Accounts,
+    /// Requests per API key, for its rate limit.
+    pub api_limiter: Arc<http::RateLimiter>,
+    pub clock: Clock,
     /// The spatial engine and map layers as loaded now; kept current by a [`Reloader`].
     pub district: DistrictState,
     /// Vector tiles already built, keyed by the loaded district's generation.
@@ -56,6 +65,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("creating the first accounts failed: {0}")]
+    Accounts(#[from] AccountsError),
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -82,6 +93,7 @@ pub async fn prepare_data_dir(config: &Config) -> Result<Store, StartError> {
             .save_district(
                 &district,
                 &format!("demo seed {}", config.seed),
+                &Who::system(),
                 &mut |done, total| {
                     let tenth = done * 10 / total.max(1);
                     if tenth > last_tenth {
@@ -105,11 +117,29 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    run_with_clock(listener, config, Clock::system(), shutdown).await
+}
+
+/// [`run`] with the clock the server reads time from (a manual one in tests).
+pub async fn run_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let store = prepare_data_dir(&config).await?;
     let district = DistrictState::new(district_state::load(&store, &config).await?);
+    let accounts = Accounts::new(store.clone(), clock.clone(), config.session_policy());
+    let base_url = config.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            listener.local_addr().map_or(config.addr, |a| a)
+        )
+    });
+    first_accounts(&accounts, &store, &config, &base_url).await?;
 
     let hub = Hub::new(config.ws_queue);
-    let incidents = Incidents::new(store.clone(), hub.clone(), district.clone());
+    let incidents = Incidents::new(store.clone(), hub.clone(), district.clone(), clock.clone());
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -137,24 +167,80 @@ pub async fn run(
         hub: hub.clone(),
     }
     .spawn(config.reload_interval());
+    let api_limiter = Arc::new(http::RateLimiter::new(config.api_rate_per_minute));
     let state = AppState {
         config,
         store: store.clone(),
         hub,
         incidents,
+        accounts,
+        api_limiter,
+        clock,
         district,
         tiles,
         leptos,
     };
     tracing::info!(addr = %listener.local_addr()?, "onegrid is listening");
-    let served = axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     reloader.abort();
     if let Some(sim) = simulator {
         sim.abort();
     }
     store.close().await;
     served?;
+    Ok(())
+}
+
+/// On a data dir without accounts: creates `admin` with a one-time password and, on the demo
+/// district, one account per role and a wall screen, and prints them once to the log. Their
+/// passwords are stored nowhere in clear.
+async fn first_accounts(
+    accounts: &Accounts,
+    store: &Store,
+    config: &Config,
+    base_url: &str,
+) -> Result<(), StartError> {
+    let demo = config.demo
+        && store
+            .district_origin()
+            .await?
+            .is_some_and(|o| o.starts_with("demo"));
+    let created = accounts.first_start(demo).await?;
+    if created.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        "first start: accounts created; their passwords are shown this once and stored nowhere \
+         in clear (首次启动：已创建账号，密码只显示这一次)"
+    );
+    for user in &created {
+        let scope = user.scope.as_deref().unwrap_or("全区 whole district");
+        if user.one_time {
+            tracing::warn!(
+                "  user {:<20} role {:<20} one-time password {}  (set a new one at the first login)",
+                user.username,
+                user.role.as_str(),
+                user.password
+            );
+        } else {
+            tracing::warn!(
+                "  user {:<20} role {:<20} password {}  scope {scope}",
+                user.username,
+                user.role.as_str(),
+                user.password
+            );
+        }
+    }
+    if demo {
+        let (_, token) = accounts
+            .add_token(&Actor::system(), TokenKind::Screen, "demo-wall", None)
+            .await?;
+        tracing::warn!("  wall screen demo-wall: {base_url}/screen?token={token}");
+    }
     Ok(())
 }

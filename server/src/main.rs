@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use onegrid_server::Config;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "onegrid",
@@ -28,6 +30,17 @@ enum Command {
     /// Unit grids (单元网格) where the imported jurisdictions stop above grid level.
     #[command(subcommand)]
     Grid(GridCommand),
+    /// Accounts of people: add, list, disable, enable, reset-password, grant.
+    #[command(subcommand)]
+    User(cli::UserCommand),
+    /// Wall screens (a URL that shows the district without a login): add, list, revoke.
+    #[command(subcommand)]
+    Screen(cli::ScreenCommand),
+    /// API keys for machine intake: add (prints the key), list, revoke.
+    #[command(subcommand)]
+    Apikey(cli::ApiKeyCommand),
+    /// Print the audit trail, newest first.
+    Audit(cli::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +193,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Import(args) => import(args).await?,
         Command::Grid(GridCommand::Generate(args)) => generate_grids(args).await?,
+        Command::User(c) => cli::user(c).await?,
+        Command::Screen(c) => cli::screen(c).await?,
+        Command::Apikey(c) => cli::apikey(c).await?,
+        Command::Audit(a) => cli::audit(a).await?,
     }
     Ok(())
 }
@@ -253,7 +270,8 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
     bar.set_message("saving");
     bar.set_position(0);
-    let saved = import::save(&store, &args.file, &imported, &mut |done, total| {
+    let who = cli_who();
+    let saved = import::save(&store, &args.file, &imported, &who, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -328,7 +346,7 @@ async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
         .filter(|i| i.action == IssueAction::Rejected)
         .count();
     let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
-    let saved = import::save_departments(&store, &args.file, &read).await;
+    let saved = import::save_departments(&store, &args.file, &read, &cli_who()).await;
     store.close().await;
     let seq = match saved {
         Ok(seq) => seq,
@@ -368,11 +386,13 @@ async fn generate_grids(args: GridArgs) -> anyhow::Result<()> {
         cell_area_m2: args.cell_area_m2,
         follow_roads: !args.no_roads,
     };
-    let result = onegrid_server::import::generate_grids(&store, options, move |done, total| {
-        progress.set_length(total as u64);
-        progress.set_position(done as u64);
-    })
-    .await;
+    let who = cli_who();
+    let result =
+        onegrid_server::import::generate_grids(&store, options, &who, move |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })
+        .await;
     store.close().await;
     bar.finish_and_clear();
     let (generated, seq) = result?;
@@ -420,6 +440,12 @@ async fn generate_grids(args: GridArgs) -> anyhow::Result<()> {
         None => println!("nothing to generate: every finest jurisdiction holds imported grids"),
     }
     Ok(())
+}
+
+/// The command line as the audit trail records it.
+fn cli_who() -> onegrid_server::store::Who {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    onegrid_server::accounts::Actor::command_line(&user).who()
 }
 
 async fn shutdown_signal() {

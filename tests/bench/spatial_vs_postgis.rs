@@ -751,7 +751,12 @@ async fn server_memory(bin: &std::path::Path, d: &District) -> Result<(u64, u64,
     eprintln!("saving the district into a SQLite data dir for the server");
     let store = Store::open_sqlite(dir.path()).await?;
     store
-        .save_district(d, "spatial bench", &mut |_, _| {})
+        .save_district(
+            d,
+            "spatial bench",
+            &onegrid_server::store::Who::system(),
+            &mut |_, _| {},
+        )
         .await?;
     store.close().await;
 

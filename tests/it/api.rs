@@ -47,7 +47,10 @@ async fn written(server: &TestServer) -> (Vec<(i64, i64, String)>, Value) {
 #[tokio::test]
 async fn health_and_categories() {
     let server = TestServer::start().await.expect("server");
-    let health: Value = reqwest::get(server.url("/healthz"))
+    let health: Value = server
+        .client()
+        .get(server.url("/healthz"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -55,7 +58,10 @@ async fn health_and_categories() {
         .unwrap();
     assert_eq!(health, json!({"status": "ok"}));
 
-    let cats: Vec<Value> = reqwest::get(server.url("/api/v1/categories"))
+    let cats: Vec<Value> = server
+        .client()
+        .get(server.url("/api/v1/categories"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -84,7 +90,7 @@ async fn health_and_categories() {
 async fn report_then_read_back() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, grid) = point_in_grid(&server, 10).await.expect("grid");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let resp = client
         .post(server.url("/api/v1/incidents"))
         .json(
@@ -112,7 +118,10 @@ async fn report_then_read_back() {
     assert!(created_at.ends_with('Z') || created_at.contains('+'));
 
     let id = created["id"].as_i64().unwrap();
-    let one: Value = reqwest::get(server.url(&format!("/api/v1/incidents/{id}")))
+    let one: Value = server
+        .client()
+        .get(server.url(&format!("/api/v1/incidents/{id}")))
+        .send()
         .await
         .unwrap()
         .json()
@@ -130,7 +139,10 @@ async fn report_then_read_back() {
         .json()
         .await
         .unwrap();
-    let list: Vec<Value> = reqwest::get(server.url("/api/v1/incidents?limit=10"))
+    let list: Vec<Value> = server
+        .client()
+        .get(server.url("/api/v1/incidents?limit=10"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -150,7 +162,10 @@ async fn report_then_read_back() {
     assert_eq!(moved["status"], "dispatched");
     assert!(moved["seq"].as_i64().unwrap() > second["seq"].as_i64().unwrap());
 
-    let dispatched: Vec<Value> = reqwest::get(server.url("/api/v1/incidents?status=dispatched"))
+    let dispatched: Vec<Value> = server
+        .client()
+        .get(server.url("/api/v1/incidents?status=dispatched"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -158,7 +173,10 @@ async fn report_then_read_back() {
         .unwrap();
     assert_eq!(dispatched.len(), 1);
     assert_eq!(dispatched[0]["id"], id);
-    let limited: Vec<Value> = reqwest::get(server.url("/api/v1/incidents?limit=1"))
+    let limited: Vec<Value> = server
+        .client()
+        .get(server.url("/api/v1/incidents?limit=1"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -166,7 +184,10 @@ async fn report_then_read_back() {
         .unwrap();
     assert_eq!(limited.len(), 1);
 
-    let stats: Value = reqwest::get(server.url("/api/v1/stats"))
+    let stats: Value = server
+        .client()
+        .get(server.url("/api/v1/stats"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -182,7 +203,7 @@ async fn report_then_read_back() {
 async fn every_bad_request_is_refused_and_leaves_nothing_behind() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 3).await.expect("grid");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let good = || json!({"category": "garbage", "lat": lat, "lon": lon, "description": "垃圾"});
     let good_with = |key: &str, value: Value| {
         let mut b = good();
@@ -305,7 +326,10 @@ async fn every_bad_request_is_refused_and_leaves_nothing_behind() {
 #[tokio::test]
 async fn map_layers_and_page_are_served() {
     let server = TestServer::start().await.expect("server");
-    let info: Value = reqwest::get(server.url("/api/v1/map/info"))
+    let info: Value = server
+        .client()
+        .get(server.url("/api/v1/map/info"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -329,7 +353,10 @@ async fn map_layers_and_page_are_served() {
         ("community", 80),
         ("grid", 540),
     ] {
-        let fc: Value = reqwest::get(server.url(&format!("/api/v1/map/boundaries/{level}")))
+        let fc: Value = server
+            .client()
+            .get(server.url(&format!("/api/v1/map/boundaries/{level}")))
+            .send()
             .await
             .unwrap()
             .json()
@@ -338,7 +365,7 @@ async fn map_layers_and_page_are_served() {
         let n = fc["features"].as_array().unwrap().len();
         assert!(n >= at_least, "{level}: {n}");
     }
-    let page = reqwest::get(server.url("/")).await.unwrap();
+    let page = server.client().get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(
@@ -354,7 +381,9 @@ async fn map_layers_and_page_are_served() {
 async fn a_data_dir_with_data_keeps_it_across_restarts() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 0).await.expect("grid");
-    let created: Value = reqwest::Client::new()
+    let created: Value = server
+        .client()
+        .clone()
         .post(server.url("/api/v1/incidents"))
         .json(&json!({"category": "waterlogging", "lat": lat, "lon": lon, "description": "积水"}))
         .send()
@@ -364,12 +393,17 @@ async fn a_data_dir_with_data_keeps_it_across_restarts() {
         .await
         .unwrap();
     let dir = server.data_path().to_path_buf();
-    let grids_before: Value = reqwest::get(server.url("/api/v1/map/boundaries/grid"))
+    let grids_before: Value = server
+        .client()
+        .get(server.url("/api/v1/map/boundaries/grid"))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    // The session survives the restart too.
+    let client = server.client().clone();
     let _keep = server.stop_keeping_data().await;
 
     // Restart on the same data dir with another seed: nothing is regenerated, nothing lost.
@@ -389,21 +423,25 @@ async fn a_data_dir_with_data_keeps_it_across_restarts() {
     let url = format!("http://{addr}/api/v1/incidents/{}", created["id"]);
     let mut fetched = None;
     for _ in 0..200 {
-        if let Ok(r) = reqwest::get(&url).await {
+        if let Ok(r) = client.get(&url).send().await {
             fetched = Some(r.json::<Value>().await.unwrap());
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(fetched.expect("second server answers"), created);
-    let streets: Value = reqwest::get(format!("http://{addr}/api/v1/map/boundaries/street"))
+    let streets: Value = client
+        .get(format!("http://{addr}/api/v1/map/boundaries/street"))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(streets["features"].as_array().unwrap().len(), 4);
-    let grids_after: Value = reqwest::get(format!("http://{addr}/api/v1/map/boundaries/grid"))
+    let grids_after: Value = client
+        .get(format!("http://{addr}/api/v1/map/boundaries/grid"))
+        .send()
         .await
         .unwrap()
         .json()

@@ -106,7 +106,7 @@ async fn post_incident(
     lat: f64,
     description: &str,
 ) -> Result<Value> {
-    let v: Value = reqwest::Client::new()
+    let v: Value = server.client().clone()
         .post(server.url("/api/v1/incidents"))
         .json(&json!({"category": "damaged_road", "lat": lat, "lon": lon, "description": description}))
         .send()
@@ -395,18 +395,24 @@ fn strings(v: &Value) -> BTreeSet<String> {
 async fn the_map_draws_buildings_roads_and_pipelines_from_vector_tiles() -> Result<()> {
     let server = TestServer::start().await?;
     let (lon, lat, _) = point_in_grid(&server, 120).await?;
-    let info: Value = reqwest::get(server.url("/api/v1/map/info"))
+    let info: Value = server
+        .client()
+        .get(server.url("/api/v1/map/info"))
+        .send()
         .await?
         .json()
         .await?;
     let max_zoom = info["tile_max_zoom"].as_u64().context("tile_max_zoom")?;
     // What the index holds within 100 m, asked over the API, independently of the tiles.
-    let nearby: Value = reqwest::get(server.url(&format!(
-        "/api/v1/spatial/nearby?lat={lat}&lon={lon}&radius_m=100"
-    )))
-    .await?
-    .json()
-    .await?;
+    let nearby: Value = server
+        .client()
+        .get(server.url(&format!(
+            "/api/v1/spatial/nearby?lat={lat}&lon={lon}&radius_m=100"
+        )))
+        .send()
+        .await?
+        .json()
+        .await?;
     let near = |layer: &str| -> BTreeSet<String> {
         nearby["features"]
             .as_array()
@@ -758,7 +764,7 @@ async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_offi
     })
     .await?;
     let (lon, lat, _) = point_in_grid(&server, 12).await?;
-    let fire: Value = reqwest::Client::new()
+    let fire: Value = server.client().clone()
         .post(server.url("/api/v1/incidents"))
         .json(&json!({"category": "fire_hazard", "lat": lat, "lon": lon, "description": "楼道堆放杂物"}))
         .send()

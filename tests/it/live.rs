@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use onegrid_tests::{point_in_grid, ws_connect as connect, TestServer, WsClient as Client};
+use onegrid_tests::{point_in_grid, TestServer, WsClient as Client};
 use serde_json::{json, Value};
 
 async fn next(ws: &mut Client) -> Value {
@@ -10,7 +10,9 @@ async fn next(ws: &mut Client) -> Value {
 }
 
 async fn report(server: &TestServer, lon: f64, lat: f64, description: &str) -> Value {
-    reqwest::Client::new()
+    server
+        .client()
+        .clone()
         .post(server.url("/api/v1/incidents"))
         .json(
             &json!({"category": "fallen_tree", "lat": lat, "lon": lon, "description": description}),
@@ -29,7 +31,7 @@ async fn reports_and_status_changes_reach_every_client_with_increasing_seq() {
     let (lon, lat, _) = point_in_grid(&server, 20).await.expect("grid");
     let mut clients = Vec::new();
     for _ in 0..3 {
-        clients.push(connect(&server.ws_url("")).await);
+        clients.push(server.ws("").await);
     }
     let mut head = 0;
     for ws in &mut clients {
@@ -52,7 +54,9 @@ async fn reports_and_status_changes_reach_every_client_with_increasing_seq() {
     }
 
     let id = created["id"].as_i64().unwrap();
-    reqwest::Client::new()
+    server
+        .client()
+        .clone()
         .post(server.url(&format!("/api/v1/incidents/{id}/status")))
         .json(&json!({"status": "dispatched"}))
         .send()
@@ -70,14 +74,14 @@ async fn reports_and_status_changes_reach_every_client_with_increasing_seq() {
 async fn a_client_resuming_from_a_seq_gets_what_it_missed_once_then_live_events() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 30).await.expect("grid");
-    let mut first = connect(&server.ws_url("")).await;
+    let mut first = server.ws("").await;
     let since = next(&mut first).await["seq"].as_i64().unwrap();
     drop(first);
 
     let a = report(&server, lon, lat, "A").await;
     let b = report(&server, lon, lat, "B").await;
 
-    let mut resumed = connect(&server.ws_url(&format!("?since={since}"))).await;
+    let mut resumed = server.ws(&format!("?since={since}")).await;
     assert_eq!(next(&mut resumed).await["type"], "hello");
     let ra = next(&mut resumed).await;
     let rb = next(&mut resumed).await;
@@ -93,12 +97,12 @@ async fn a_client_resuming_from_a_seq_gets_what_it_missed_once_then_live_events(
     );
 
     // A client that says it saw a seq this store never had is told to resync.
-    let mut future = connect(&server.ws_url("?since=999999")).await;
+    let mut future = server.ws("?since=999999").await;
     assert_eq!(next(&mut future).await["type"], "hello");
     assert_eq!(next(&mut future).await["type"], "resync");
 
     // A malformed `since` is refused before the upgrade.
-    let refused = tokio_tungstenite::connect_async(server.ws_url("?since=abc")).await;
+    let refused = server.duty().try_ws(&server.ws_url("?since=abc")).await;
     match refused {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 400),
         other => panic!("expected HTTP 400, got {other:?}"),
@@ -115,7 +119,7 @@ async fn the_simulator_keeps_the_screen_alive() {
     })
     .await
     .expect("server");
-    let mut ws = connect(&server.ws_url("")).await;
+    let mut ws = server.ws("").await;
     assert_eq!(next(&mut ws).await["type"], "hello");
     let mut statuses = std::collections::HashSet::new();
     let mut categories = std::collections::HashSet::new();

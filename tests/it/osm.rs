@@ -70,6 +70,7 @@ async fn the_osm_extract_imported_into_a_running_server_is_served() {
             fields: FieldMap::default(),
             owner: "urban_mgmt".to_string(),
         },
+        &onegrid_server::store::Who::system(),
     )
     .await
     .expect("import");
@@ -86,7 +87,7 @@ async fn the_osm_extract_imported_into_a_running_server_is_served() {
         panic!("the museum is a point");
     };
     let (lon, lat) = (p.x(), p.y());
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
 
     // The server swaps the new layers in: the museum's place is now located in Vaduz.
     let locate = format!("/api/v1/spatial/locate?lat={lat}&lon={lon}");

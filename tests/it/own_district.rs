@@ -63,6 +63,7 @@ async fn a_district_from_its_own_data_routes_incidents_with_no_demo_in_it() {
             fields: FieldMap::default(),
             owner: "bauverwaltung".into(),
         },
+        &onegrid_server::store::Who::system(),
     )
     .await
     .expect("OSM import");
@@ -70,14 +71,24 @@ async fn a_district_from_its_own_data_routes_incidents_with_no_demo_in_it() {
         .await
         .expect("departments");
     assert!(departments.issues.is_empty(), "{:?}", departments.issues);
-    import::save_departments(&store, Path::new("departments.csv"), &departments)
-        .await
-        .expect("save departments");
+    import::save_departments(
+        &store,
+        Path::new("departments.csv"),
+        &departments,
+        &onegrid_server::store::Who::system(),
+    )
+    .await
+    .expect("save departments");
 
     // Before grids: the boundaries stop at the municipalities, so nothing can be reported.
-    let (generated, seq) = import::generate_grids(&store, GridOptions::default(), |_, _| {})
-        .await
-        .expect("grids");
+    let (generated, seq) = import::generate_grids(
+        &store,
+        GridOptions::default(),
+        &onegrid_server::store::Who::system(),
+        |_, _| {},
+    )
+    .await
+    .expect("grids");
     assert!(seq.is_some());
     assert_eq!(generated.replaced, 0);
     let vaduz = generated
@@ -106,7 +117,7 @@ async fn a_district_from_its_own_data_routes_incidents_with_no_demo_in_it() {
     )
     .await
     .expect("serve --no-demo starts on imported data");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let rules = get(&client, &server, "/api/v1/rules").await;
     assert_eq!(rules["skipped"], json!([]), "{rules}");
     assert_eq!(rules["problems"], json!([]), "{rules}");

@@ -56,6 +56,7 @@ pub(crate) async fn import_building(server: &TestServer, lon: f64, lat: f64) -> 
             fields: FieldMap::default(),
             owner: "urban_mgmt".to_string(),
         },
+        &onegrid_server::store::Who::system(),
     )
     .await
     .expect("import");
@@ -108,7 +109,7 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
     })
     .await
     .expect("server");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let (lon, lat, grid) = point_in_grid(&server, 40).await.expect("grid");
 
     // Before: the demo district's buildings, none of them the new one; tiles of generation g.
@@ -140,9 +141,7 @@ async fn an_import_into_the_data_dir_reaches_a_running_server() {
         .expect("tile");
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url(""))
-        .await
-        .expect("websocket");
+    let mut ws = server.ws("").await;
     let hello = onegrid_tests::next_message(&mut ws, 30).await;
     assert_eq!(hello["type"], "hello");
 

@@ -104,7 +104,10 @@ fn in_ring(p: P, ring: &[P]) -> bool {
 
 /// Every whole grid side of the published grid boundaries: shared sides once, outer sides.
 async fn sides(server: &TestServer) -> (Vec<Side>, HashMap<String, Vec<P>>) {
-    let fc: Value = reqwest::get(server.url("/api/v1/map/boundaries/grid"))
+    let fc: Value = server
+        .client()
+        .get(server.url("/api/v1/map/boundaries/grid"))
+        .send()
         .await
         .expect("grids")
         .json()
@@ -187,7 +190,10 @@ async fn last_seq(client: &reqwest::Client, server: &TestServer) -> Value {
 }
 
 async fn locate(server: &TestServer, p: P) -> Value {
-    let r = reqwest::get(server.url(&format!("/api/v1/spatial/locate?lat={}&lon={}", p[1], p[0])))
+    let r = server
+        .client()
+        .get(server.url(&format!("/api/v1/spatial/locate?lat={}&lon={}", p[1], p[0])))
+        .send()
         .await
         .expect("locate");
     assert_eq!(r.status(), StatusCode::OK);
@@ -255,7 +261,7 @@ fn assert_candidates(answer: &Value, near: &str, far: &str, offset_m: f64, what:
 async fn seams_at_every_level_through_the_api() {
     let server = TestServer::start().await.expect("server");
     let (sides, rings) = sides(&server).await;
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     for boundary in [Boundary::Street, Boundary::Community, Boundary::Grid] {
         let side = sides
             .iter()

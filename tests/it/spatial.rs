@@ -185,7 +185,7 @@ async fn nearby_is_sorted_within_the_radius_and_refuses_bad_parameters() {
 #[tokio::test]
 async fn a_new_incident_carries_its_chain_surroundings_and_proposed_department() {
     let server = TestServer::start().await.expect("server");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let (lon, lat, grid) = point_in_grid(&server, 150).await.expect("grid");
     let created: Value = client
         .post(server.url("/api/v1/incidents"))
@@ -265,7 +265,10 @@ async fn vector_tiles_are_served_from_the_index() {
     let (lon, lat, _) = point_in_grid(&server, 120).await.expect("grid");
     let (x, y) = tile_of(lon, lat, 14);
     for layer in ["buildings", "roads", "pipelines", "jurisdictions"] {
-        let r = reqwest::get(server.url(&format!("/tiles/{layer}/14/{x}/{y}.mvt")))
+        let r = server
+            .client()
+            .get(server.url(&format!("/tiles/{layer}/14/{x}/{y}.mvt")))
+            .send()
             .await
             .expect("tile");
         assert_eq!(r.status(), StatusCode::OK, "{layer}");
@@ -283,7 +286,10 @@ async fn vector_tiles_are_served_from_the_index() {
     }
     // Buildings are thinned out at low zoom: a z10 tile holds none.
     let (x10, y10) = tile_of(lon, lat, 10);
-    let low = reqwest::get(server.url(&format!("/tiles/buildings/10/{x10}/{y10}.mvt")))
+    let low = server
+        .client()
+        .get(server.url(&format!("/tiles/buildings/10/{x10}/{y10}.mvt")))
+        .send()
         .await
         .expect("tile");
     assert_eq!(low.status(), StatusCode::OK);

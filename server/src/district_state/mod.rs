@@ -286,6 +286,7 @@ mod tests {
     use super::*;
     use crate::district::{District, Level};
     use crate::spatial::{LonLat, Radius};
+    use crate::store::Who;
     use crate::tiles::{TileKey, TileLayer};
 
     const RULES: &str = "[[rule]]\nid = \"fallback\"\ndepartment = \"urban_mgmt\"\n";
@@ -456,7 +457,7 @@ mod tests {
             assets: vec![building("OLD", 113.05, 23.05)],
         };
         let first = store
-            .save_district(&district, "test", &mut |_, _| {})
+            .save_district(&district, "test", &Who::system(), &mut |_, _| {})
             .await
             .expect("save");
         assert_eq!(store.layers_seq().await.expect("seq"), first);
@@ -464,7 +465,7 @@ mod tests {
         let state = DistrictState::new(load(&store, &config).await.expect("load"));
         assert_eq!(state.generation(), first as u64);
         let hub = Hub::new(8);
-        let mut live = hub.subscribe();
+        let mut live = hub.subscribe(None);
         let tiles = Arc::new(TileCache::new(1 << 20, 100));
         let old_tile = TileKey {
             layer: TileLayer::Assets(AssetLayer::Buildings),
@@ -497,7 +498,9 @@ mod tests {
                     grid_code: String::new(),
                     grid_name: String::new(),
                     analysis: Default::default(),
+                    scope_keys: Vec::new(),
                 },
+                &Who::system(),
                 chrono::Utc::now(),
             )
             .await
@@ -514,6 +517,7 @@ mod tests {
                 &[building("NEW", 113.0502, 23.0502)],
                 None,
                 "test import",
+                &Who::system(),
                 &mut |_, _| {},
             )
             .await

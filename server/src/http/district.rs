@@ -5,10 +5,12 @@ use axum::extract::State;
 use onegrid_app::wire::{DepartmentInfo, RulesReport};
 
 use super::error::{Error, Json};
+use crate::accounts::Actor;
 use crate::AppState;
 
 pub async fn departments(
     State(state): State<AppState>,
+    _actor: Actor,
 ) -> Result<Json<Vec<DepartmentInfo>>, Error> {
     let departments = state.store.load_departments().await?;
     Ok(Json(
@@ -25,6 +27,17 @@ pub async fn departments(
     ))
 }
 
-pub async fn rules(State(state): State<AppState>) -> Json<RulesReport> {
-    Json(state.district.current().spatial.rules.report().clone())
+pub async fn rules(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<RulesReport>, Error> {
+    if !actor.is_district_wide() {
+        return Err(Error::forbidden(
+            "forbidden",
+            "the responsibility rules are shown to administrators and duty officers",
+        ));
+    }
+    Ok(Json(
+        state.district.current().spatial.rules.report().clone(),
+    ))
 }

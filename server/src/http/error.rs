@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use onegrid_app::wire::{ErrorBody, ErrorDetail};
 
-use crate::incidents::ReportError;
+use crate::accounts::{AccountsError, LoginError};
+use crate::incidents::{ChangeError, ReportError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,18 @@ pub enum Error {
     BadRequest { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_s: u64,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {0} bytes")]
@@ -37,8 +50,26 @@ impl Error {
         }
     }
 
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            Error::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Error::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Error::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Error::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Error::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -69,7 +100,71 @@ impl IntoResponse for Error {
                 message,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Error::TooManyRequests { retry_after_s, .. } = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_s.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<LoginError> for Error {
+    fn from(e: LoginError) -> Error {
+        match e {
+            LoginError::BadCredentials => Error::unauthorized("bad_credentials", e.to_string()),
+            LoginError::Throttled { retry_after_s } => Error::TooManyRequests {
+                code: "too_many_attempts",
+                message: e.to_string(),
+                retry_after_s,
+            },
+            LoginError::Invalid(m) => Error::Unprocessable {
+                code: "invalid_login",
+                message: m,
+            },
+            LoginError::Store(s) => Error::Store(s),
+        }
+    }
+}
+
+impl From<AccountsError> for Error {
+    fn from(e: AccountsError) -> Error {
+        let message = e.to_string();
+        match e {
+            AccountsError::Password(_) => Error::Unprocessable {
+                code: "weak_password",
+                message,
+            },
+            AccountsError::Invalid(_) => Error::Unprocessable {
+                code: "invalid",
+                message,
+            },
+            AccountsError::Scope(_) => Error::Unprocessable {
+                code: "unknown_scope",
+                message,
+            },
+            AccountsError::NoSuchUser(_) | AccountsError::NoSuchToken { .. } => {
+                Error::NotFound(message)
+            }
+            AccountsError::Conflict(_) => Error::Conflict {
+                code: "conflict",
+                message,
+            },
+            AccountsError::BadCredentials => Error::unauthorized("bad_credentials", message),
+            AccountsError::Store(s) => Error::Store(s),
+        }
+    }
+}
+
+impl From<ChangeError> for Error {
+    fn from(e: ChangeError) -> Error {
+        match e {
+            ChangeError::Forbidden(m) => Error::forbidden("forbidden", m),
+            ChangeError::Store(s) => Error::Store(s),
+        }
     }
 }
 
@@ -86,6 +181,7 @@ impl From<ReportError> for Error {
             ReportError::NotInAGrid { .. } => unprocessable("not_in_a_grid"),
             ReportError::DescriptionTooLong(_) => unprocessable("description_too_long"),
             ReportError::ReporterTooLong(_) => unprocessable("reporter_too_long"),
+            ReportError::Forbidden(m) => Error::forbidden("forbidden", m),
             ReportError::Store(s) => Error::Store(s),
         }
     }

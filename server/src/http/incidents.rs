@@ -8,6 +8,7 @@ use onegrid_app::wire::{Category, CategoryInfo, Incident, IncidentStatus, NewInc
 use serde::Deserialize;
 
 use super::error::{Error, Json, Path, Query};
+use crate::accounts::Actor;
 use crate::store::IncidentQuery;
 use crate::AppState;
 
@@ -15,15 +16,16 @@ use crate::AppState;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
-pub async fn categories() -> Json<Vec<CategoryInfo>> {
+pub async fn categories(_actor: Actor) -> Json<Vec<CategoryInfo>> {
     Json(Category::ALL.into_iter().map(CategoryInfo::from).collect())
 }
 
 pub async fn report(
     State(state): State<AppState>,
+    actor: Actor,
     Json(input): Json<NewIncident>,
 ) -> Result<impl IntoResponse, Error> {
-    let incident = state.incidents.report(input).await?;
+    let incident = state.incidents.report(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(incident)))
 }
 
@@ -35,6 +37,7 @@ pub struct ListParams {
 
 pub async fn list(
     State(state): State<AppState>,
+    actor: Actor,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<Incident>>, Error> {
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
@@ -55,18 +58,24 @@ pub async fn list(
     };
     let incidents = state
         .store
-        .list_incidents(IncidentQuery { limit, status })
+        .list_incidents(&IncidentQuery {
+            limit,
+            status,
+            visible_to: actor.scope.key(),
+        })
         .await?;
     Ok(Json(incidents))
 }
 
 pub async fn one(
     State(state): State<AppState>,
+    actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, Error> {
+    // Out of scope is "no such incident": never confirm that it exists.
     state
         .store
-        .incident(id)
+        .incident(id, actor.scope.key().as_deref())
         .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("no incident {id}")))
@@ -80,6 +89,7 @@ pub struct StatusBody {
 
 pub async fn change_status(
     State(state): State<AppState>,
+    actor: Actor,
     Path(id): Path<i64>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Incident>, Error> {
@@ -92,22 +102,26 @@ pub async fn change_status(
     })?;
     state
         .incidents
-        .change_status(id, status)
+        .change_status(&actor, id, status)
         .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("no incident {id}")))
 }
 
-pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, Error> {
+pub async fn stats(State(state): State<AppState>, actor: Actor) -> Result<Json<Stats>, Error> {
     let offset = state.config.utc_offset();
-    let local_midnight = Utc::now()
+    let now = state.clock.now();
+    let local_midnight = now
         .with_timezone(&offset)
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .and_then(|m| offset.from_local_datetime(&m).single())
         .map(|m| m.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now);
-    let c = state.store.counts(local_midnight).await?;
+        .unwrap_or(now);
+    let c = state
+        .store
+        .counts(local_midnight, actor.scope.key().as_deref())
+        .await?;
     Ok(Json(Stats {
         today: c.reported_since,
         open: c.open,

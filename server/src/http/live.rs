@@ -1,11 +1,13 @@
 //! `GET /ws`: upgrades and hands the socket to the live protocol.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::auth::{resolve, Caller};
 use super::error::{Error, Query};
 use crate::live::ws::{session, LiveOptions};
 use crate::AppState;
@@ -18,10 +20,23 @@ pub struct LiveParams {
 }
 
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<LiveParams>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
+    let ws = ws.map_err(|r| {
+        Error::bad_request(
+            "not_a_websocket",
+            format!("/ws takes a WebSocket upgrade: {}", r.body_text()),
+        )
+    })?;
+    if caller.actor.must_change_password {
+        return Err(Error::forbidden(
+            "password_change_required",
+            "set a new password first: POST /api/v1/session/password",
+        ));
+    }
     if params.since.is_some_and(|s| s < 0) {
         return Err(Error::bad_request("bad_query", "since must be a seq ≥ 0"));
     }
@@ -29,14 +44,27 @@ pub async fn upgrade(
         replay_limit: state.config.ws_replay_limit,
         ..LiveOptions::default()
     };
+    let visible_to = caller.actor.scope.key();
     Ok(ws.on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
+        let address = caller.actor.address.clone();
+        let credential = caller.credential.clone();
+        let check_state = state.clone();
+        // At every heartbeat: is the credential still valid (not logged out, disabled, revoked)?
+        let still_allowed = move || {
+            let state = check_state.clone();
+            let credential = credential.clone();
+            let address = address.clone();
+            async move { matches!(resolve(&state, &credential, &address).await, Ok(Some(_))) }
+        };
         let end = session(
             sink,
             stream,
             state.hub.clone(),
             state.store.clone(),
             params.since,
+            visible_to,
+            still_allowed,
             options,
         )
         .await;

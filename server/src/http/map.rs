@@ -11,6 +11,7 @@ use onegrid_app::wire::MapInfo;
 
 use super::error::{Error, Json, Path};
 use super::{generation_etag, not_modified};
+use crate::accounts::Actor;
 use crate::district::Level;
 use crate::AppState;
 
@@ -35,12 +36,13 @@ fn geojson_response(headers: &HeaderMap, generation: u64, body: Bytes) -> Respon
         .into_response()
 }
 
-pub async fn info(State(state): State<AppState>) -> Json<MapInfo> {
+pub async fn info(State(state): State<AppState>, _actor: Actor) -> Json<MapInfo> {
     Json(state.district.current().map.info.clone())
 }
 
 pub async fn boundaries(
     State(state): State<AppState>,
+    _actor: Actor,
     headers: HeaderMap,
     Path(level): Path<String>,
 ) -> Result<Response, Error> {

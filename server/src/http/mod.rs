@@ -1,11 +1,15 @@
 //! HTTP: routes, extractors and errors. Handlers parse at the edge and call the incident
 //! service, the store or the prepared map layers; they hold no SQL and no spatial logic.
 
+mod audit;
+pub mod auth;
 mod district;
 mod error;
 mod incidents;
 mod live;
 mod map;
+mod rate_limit;
+mod session;
 mod spatial;
 mod tiles;
 
@@ -21,7 +25,9 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use audit::to_csv as audit_csv;
 pub use error::{Error, MAX_BODY_BYTES};
+pub use rate_limit::RateLimiter;
 
 use crate::AppState;
 
@@ -34,6 +40,14 @@ impl FromRef<AppState> for LeptosOptions {
 /// The whole application as a router, so tests can drive it without a socket.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .route(
+            "/session",
+            get(session::current)
+                .post(session::login)
+                .delete(session::logout),
+        )
+        .route("/session/password", post(session::change_password))
+        .route("/audit", get(audit::list))
         .route("/categories", get(incidents::categories))
         .route("/incidents", get(incidents::list).post(incidents::report))
         .route("/incidents/{id}", get(incidents::one))
@@ -58,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     );
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/screen", get(auth::open_screen))
         .route("/ws", get(live::upgrade))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .nest("/api/v1", api)
@@ -75,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         )
         .leptos_routes(&state, routes, move || shell(leptos.clone()))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_login_for_pages,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -7,6 +7,7 @@ use onegrid_app::wire::{AssetLayer, LocateAnswer, NearbyAnswer};
 use serde::Deserialize;
 
 use super::error::{Error, Json, Query};
+use crate::accounts::Actor;
 use crate::spatial::{LonLat, Radius};
 use crate::AppState;
 
@@ -54,6 +55,7 @@ fn nearby_query(p: &NearbyParams) -> Result<(LonLat, Radius, Vec<AssetLayer>), E
 
 pub async fn nearby(
     State(state): State<AppState>,
+    _actor: Actor,
     Query(p): Query<NearbyParams>,
 ) -> Result<Json<NearbyAnswer>, Error> {
     let (at, radius, layers) = nearby_query(&p)?;
@@ -65,6 +67,7 @@ pub async fn nearby(
 /// The same query as GeoJSON with whole geometries, for highlighting on the map.
 pub async fn nearby_geojson(
     State(state): State<AppState>,
+    _actor: Actor,
     Query(p): Query<NearbyParams>,
 ) -> Result<impl IntoResponse, Error> {
     let (at, radius, layers) = nearby_query(&p)?;
@@ -102,6 +105,7 @@ pub async fn nearby_geojson(
 
 pub async fn locate(
     State(state): State<AppState>,
+    _actor: Actor,
     Query(p): Query<LocateParams>,
 ) -> Result<Json<LocateAnswer>, Error> {
     let at = point(p.lon, p.lat)?;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{Error, Path};
 use super::{generation_etag, not_modified};
+use crate::accounts::Actor;
 use crate::tiles::{render, TileKey, TileLayer, TileTransform};
 use crate::AppState;
 
@@ -16,6 +17,7 @@ const CACHE_CONTROL: &str = "public, max-age=60";
 
 pub async fn tile(
     State(state): State<AppState>,
+    _actor: Actor,
     headers: HeaderMap,
     Path((layer, z, x, y)): Path<(String, u8, u32, String)>,
 ) -> Result<Response, Error> {

@@ -4,6 +4,10 @@
 //!
 //! When several replicas share a bus, the bus feeds [`Hub::publish`] on each replica; nothing
 //! else changes.
+//!
+//! Each frame carries its scope keys beside its bytes, and each subscriber its own key: a
+//! frame reaches a subscriber only when the subscriber sees everything (no key) or the frame
+//! carries its key. The bytes are still serialised once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,20 +22,35 @@ pub struct Frame {
     /// `None` for a notice that is not an event of the log (always passed on, never replayed).
     pub seq: Option<i64>,
     pub text: Utf8Bytes,
+    /// Scope keys of the event; `None` for a notice that every subscriber may see.
+    pub scope: Option<Arc<[String]>>,
 }
 
 impl Frame {
-    /// A committed event of the log.
-    pub fn event(seq: i64, text: Utf8Bytes) -> Frame {
+    /// A committed event of the log, visible to subscribers whose key is among `scope`.
+    pub fn event(seq: i64, text: Utf8Bytes, scope: Vec<String>) -> Frame {
         Frame {
             seq: Some(seq),
             text,
+            scope: Some(scope.into()),
         }
     }
 
-    /// A notice that is not an event of the log (e.g. `district_changed`).
+    /// A notice that is not an event of the log (e.g. `district_changed`), visible to all.
     pub fn notice(text: Utf8Bytes) -> Frame {
-        Frame { seq: None, text }
+        Frame {
+            seq: None,
+            text,
+            scope: None,
+        }
+    }
+
+    /// True when a subscriber with scope key `key` (`None`: sees everything) may have it.
+    pub fn visible_to(&self, key: Option<&str>) -> bool {
+        match (key, &self.scope) {
+            (None, _) | (_, None) => true,
+            (Some(key), Some(keys)) => keys.iter().any(|k| k == key),
+        }
     }
 }
 
@@ -39,6 +58,8 @@ struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Frame>,
     lagged: Arc<AtomicBool>,
+    /// Scope key of the subscriber; `None` sees every frame.
+    key: Option<String>,
 }
 
 /// Fan-out of committed events to live connections.
@@ -74,7 +95,8 @@ impl Hub {
         }
     }
 
-    pub fn subscribe(&self) -> Subscription {
+    /// Subscribes to the frames visible with scope key `key` (`None`: every frame).
+    pub fn subscribe(&self, key: Option<String>) -> Subscription {
         let (tx, rx) = mpsc::channel(self.inner.queue);
         let lagged = Arc::new(AtomicBool::new(false));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -82,6 +104,7 @@ impl Hub {
             id,
             tx,
             lagged: lagged.clone(),
+            key,
         });
         Subscription {
             id,
@@ -91,16 +114,21 @@ impl Hub {
         }
     }
 
-    /// Hands a committed event to every subscriber without waiting on any of them.
+    /// Hands a committed event to every subscriber that may see it, without waiting on any.
     pub fn publish(&self, frame: Frame) {
         let mut subscribers = self.lock();
-        subscribers.retain(|s| match s.tx.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                s.lagged.store(true, Ordering::Release);
-                false
+        subscribers.retain(|s| {
+            if !frame.visible_to(s.key.as_deref()) {
+                return !s.tx.is_closed();
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            match s.tx.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.lagged.store(true, Ordering::Release);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
         });
     }
 
@@ -146,14 +174,41 @@ mod tests {
     use super::*;
 
     fn frame(seq: i64) -> Frame {
-        Frame::event(seq, Utf8Bytes::from(format!("{{\"seq\":{seq}}}")))
+        Frame::event(
+            seq,
+            Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+            vec!["j:a".to_string()],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_scoped_subscriber_gets_only_frames_carrying_its_key_and_every_notice() {
+        let hub = Hub::new(8);
+        let mut a = hub.subscribe(Some("j:a".into()));
+        let mut b = hub.subscribe(Some("j:b".into()));
+        let mut all = hub.subscribe(None);
+        hub.publish(frame(1));
+        hub.publish(Frame::event(
+            2,
+            Utf8Bytes::from_static("{}"),
+            vec!["j:b".into(), "d:water".into()],
+        ));
+        hub.publish(Frame::notice(Utf8Bytes::from_static("{}")));
+        assert_eq!(a.recv().await.and_then(|f| f.seq), Some(1));
+        assert_eq!(a.recv().await.map(|f| f.seq), Some(None), "the notice");
+        assert_eq!(b.recv().await.and_then(|f| f.seq), Some(2));
+        assert_eq!(b.recv().await.map(|f| f.seq), Some(None));
+        for seq in [Some(1), Some(2), None] {
+            assert_eq!(all.recv().await.map(|f| f.seq), Some(seq));
+        }
+        assert!(a.try_recv().is_none() && b.try_recv().is_none());
     }
 
     #[tokio::test]
     async fn a_full_queue_drops_only_that_subscriber_and_marks_it_lagged() {
         let hub = Hub::new(2);
-        let mut slow = hub.subscribe();
-        let mut fast = hub.subscribe();
+        let mut slow = hub.subscribe(None);
+        let mut fast = hub.subscribe(None);
         for seq in 1..=3 {
             hub.publish(frame(seq));
             assert_eq!(fast.recv().await.and_then(|f| f.seq), Some(seq));
@@ -172,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_subscription_unsubscribes() {
         let hub = Hub::new(4);
-        let s = hub.subscribe();
+        let s = hub.subscribe(None);
         assert_eq!(hub.subscriber_count(), 1);
         drop(s);
         assert_eq!(hub.subscriber_count(), 0);

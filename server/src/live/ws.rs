@@ -7,6 +7,10 @@
 //! 3. Pass on live frames, dropping any the replay already sent (compare `seq`).
 //! 4. A connection whose queue overflowed is re-subscribed and told `resync`. Sends that stall
 //!    longer than [`LiveOptions::send_timeout`] end the connection; the others never wait on it.
+//!
+//! A connection sees only what its caller's scope key allows, in the replay (filtered by the
+//! store) and live (filtered by the hub). At every heartbeat the caller's credential is checked
+//! again, so a logout, a disabled user or a revoked screen ends the feed within a heartbeat.
 
 use std::time::Duration;
 
@@ -42,6 +46,8 @@ pub enum SessionEnd {
     SendFailed,
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("the caller's session ended")]
+    Unauthorized,
 }
 
 /// Serialises a message that is not shared between connections.
@@ -50,20 +56,27 @@ pub fn encode(msg: &ServerMessage) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default())
 }
 
-/// Runs one client's session until it closes or stalls.
-pub async fn session<S, R, E>(
+/// Runs one client's session until it closes or stalls. `visible_to` is the caller's scope key
+/// (`None`: the whole district); `still_allowed` is asked at every heartbeat whether the
+/// caller's credential still holds.
+#[allow(clippy::too_many_arguments)]
+pub async fn session<S, R, E, A, F>(
     mut sink: S,
     mut stream: R,
     hub: Hub,
     store: Store,
     since: Option<i64>,
+    visible_to: Option<String>,
+    mut still_allowed: A,
     options: LiveOptions,
 ) -> Result<(), SessionEnd>
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
+    A: FnMut() -> F,
+    F: std::future::Future<Output = bool>,
 {
-    let mut subscription = hub.subscribe();
+    let mut subscription = hub.subscribe(visible_to.clone());
     let head = store.last_seq().await?;
     let timeout = options.send_timeout;
     let hello = ServerMessage::Hello {
@@ -80,7 +93,7 @@ where
             send(&mut sink, encode(&ServerMessage::Resync), timeout).await?;
         } else if since < head {
             let events = store
-                .incident_events_after(since, options.replay_limit + 1)
+                .incident_events_after(since, options.replay_limit + 1, visible_to.as_deref())
                 .await?;
             if events.len() as i64 > options.replay_limit {
                 send(&mut sink, encode(&ServerMessage::Resync), timeout).await?;
@@ -113,7 +126,7 @@ where
                 }
                 None => {
                     // Dropped by the hub for falling behind: take a fresh place and say so.
-                    subscription = hub.subscribe();
+                    subscription = hub.subscribe(visible_to.clone());
                     send(&mut sink, encode(&ServerMessage::Resync), timeout).await?;
                 }
             },
@@ -122,6 +135,10 @@ where
                 Some(Ok(_)) => {}
             },
             _ = heartbeat.tick() => {
+                if !still_allowed().await {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return Err(SessionEnd::Unauthorized);
+                }
                 send(&mut sink, encode(&ServerMessage::Heartbeat { seq: floor }), timeout).await?;
             }
         }
@@ -192,7 +209,7 @@ mod tests {
 
     fn frame(seq: i64) -> Frame {
         let text = format!("{{\"type\":\"incident\",\"seq\":{seq}}}");
-        Frame::event(seq, Utf8Bytes::from(text))
+        Frame::event(seq, Utf8Bytes::from(text), vec!["j:a".to_string()])
     }
 
     fn kind_and_seq(msg: &Message) -> (String, i64) {
@@ -221,7 +238,16 @@ mod tests {
         let hub = Hub::new(16);
         let (tx, mut rx) = mpsc::channel::<Message>(16);
         let never = futures::stream::pending::<Result<Message, std::convert::Infallible>>();
-        tokio::spawn(session(tx, never, hub.clone(), store, None, quiet()));
+        tokio::spawn(session(
+            tx,
+            never,
+            hub.clone(),
+            store,
+            None,
+            None,
+            || async { true },
+            quiet(),
+        ));
         assert_eq!(kind_and_seq(&rx.next().await.expect("hello")).0, "hello");
         while hub.subscriber_count() < 1 {
             tokio::task::yield_now().await;
@@ -266,6 +292,8 @@ mod tests {
             hub.clone(),
             store.clone(),
             None,
+            None,
+            || async { true },
             quiet(),
         ));
         // A client that keeps up.
@@ -277,6 +305,8 @@ mod tests {
             hub.clone(),
             store.clone(),
             None,
+            None,
+            || async { true },
             quiet(),
         ));
 

@@ -13,6 +13,7 @@ use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
+use crate::accounts::Actor;
 use crate::district::{Jurisdiction, Level};
 use crate::district_state::DistrictState;
 use crate::incidents::Incidents;
@@ -114,6 +115,7 @@ pub fn spawn_simulator(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut warned_no_grids = false;
+        let actor = Actor::simulator();
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let weights = WeightedIndex::new(CATEGORIES.iter().map(|c| c.1)).expect("positive weights");
         let mean = options.interval.as_secs_f64();
@@ -122,9 +124,10 @@ pub fn spawn_simulator(
         // Pick up incidents left open by an earlier run, so open ones keep moving.
         for status in [IncidentStatus::Reported, IncidentStatus::Dispatched] {
             let open = store
-                .list_incidents(IncidentQuery {
+                .list_incidents(&IncidentQuery {
                     limit: 1000,
                     status: Some(status),
+                    visible_to: None,
                 })
                 .await
                 .unwrap_or_default();
@@ -155,7 +158,7 @@ pub fn spawn_simulator(
                 } else {
                     IncidentStatus::Resolved
                 };
-                match incidents.change_status(id, status).await {
+                match incidents.change_status(&actor, id, status).await {
                     Ok(Some(_)) if status == IncidentStatus::Dispatched => {
                         let after = rng.gen_range(15.0..60.0) * mean;
                         due.push(Reverse((now + Duration::from_secs_f64(after), id, 2)));
@@ -200,7 +203,7 @@ pub fn spawn_simulator(
                         GIVEN[rng.gen_range(0..GIVEN.len())]
                     )),
                 };
-                match incidents.report(report).await {
+                match incidents.report(&actor, report).await {
                     Ok(incident) => {
                         let after = rng.gen_range(4.0..20.0) * mean;
                         due.push(Reverse((

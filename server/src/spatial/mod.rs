@@ -149,6 +149,33 @@ impl Spatial {
     }
 }
 
+impl Spatial {
+    /// Codes of every jurisdiction an analysed incident lies in or touches at a seam, with all
+    /// their ancestors: who is responsible for the place, at every level.
+    pub fn touched_jurisdictions(&self, analysis: &Analysis) -> Vec<String> {
+        let mut codes: Vec<String> = analysis
+            .jurisdiction
+            .iter()
+            .map(|j| j.code.clone())
+            .collect();
+        for candidate in analysis.seam.iter().flat_map(|s| &s.candidates) {
+            match self.jurisdictions.by_code(&candidate.code) {
+                Some(j) => codes.extend(
+                    self.jurisdictions
+                        .chain_of(j)
+                        .chain
+                        .iter()
+                        .map(|j| j.code.clone()),
+                ),
+                None => codes.push(candidate.code.clone()),
+            }
+        }
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+}
+
 /// A new incident's place, as [`Spatial::analyse`] worked it out.
 #[derive(Debug)]
 pub struct Placed<'a> {

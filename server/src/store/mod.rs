@@ -5,6 +5,7 @@
 //! SQLite (WAL, durable commits) is the embedded default. A PostgreSQL backend is added as
 //! another variant of [`Store`] with its own migrations folder; callers do not change.
 
+pub mod accounts;
 mod codec;
 mod sqlite;
 
@@ -13,6 +14,10 @@ use onegrid_app::wire::{Analysis, Category, Incident, IncidentStatus};
 
 use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction};
 
+pub use accounts::{
+    AuditQuery, AuditRecord, FailedLogins, NewUser, SessionRow, TokenKind, TokenRow, UserChange,
+    UserRow, Who,
+};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,9 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write that would break a uniqueness the domain promises (a taken username).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -45,13 +53,17 @@ pub struct IncidentDraft {
     pub grid_code: String,
     pub grid_name: String,
     pub analysis: Analysis,
+    /// Scope keys of the incident (see `accounts::Scope`): who may see it.
+    pub scope_keys: Vec<String>,
 }
 
 /// Filter for [`Store::list_incidents`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentQuery {
     pub limit: u32,
     pub status: Option<IncidentStatus>,
+    /// Only incidents carrying this scope key; `None` for the whole district.
+    pub visible_to: Option<String>,
 }
 
 /// Counts since a moment (local midnight) and now.
@@ -68,6 +80,9 @@ pub struct IncidentCounts {
 pub struct IncidentEvent {
     pub seq: i64,
     pub incident: Incident,
+    /// The scope keys the event carries (filled for new events; empty when read back for
+    /// replay, which the store already filtered).
+    pub scope: Vec<String>,
 }
 
 /// The store. One variant per backend; every operation is a domain operation.
@@ -80,6 +95,13 @@ impl Store {
     /// Opens (creating if needed) the SQLite database in `data_dir` and migrates it.
     pub async fn open_sqlite(data_dir: &std::path::Path) -> Result<Store> {
         Ok(Store::Sqlite(SqliteStore::open(data_dir).await?))
+    }
+
+    /// What the saved district came from (`demo seed 1`), if one was saved whole.
+    pub async fn district_origin(&self) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(s) => s.district_origin().await,
+        }
     }
 
     /// True when no district has been saved yet.
@@ -95,10 +117,11 @@ impl Store {
         &self,
         district: &District,
         origin: &str,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         match self {
-            Store::Sqlite(s) => s.save_district(district, origin, progress).await,
+            Store::Sqlite(s) => s.save_district(district, origin, who, progress).await,
         }
     }
 
@@ -111,11 +134,12 @@ impl Store {
         assets: &[Asset],
         jurisdictions: Option<&[Jurisdiction]>,
         origin: &str,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         match self {
             Store::Sqlite(s) => {
-                s.import(layers, assets, jurisdictions, origin, progress)
+                s.import(layers, assets, jurisdictions, origin, who, progress)
                     .await
             }
         }
@@ -127,9 +151,10 @@ impl Store {
         &self,
         departments: &[Department],
         origin: &str,
+        who: &Who,
     ) -> Result<i64> {
         match self {
-            Store::Sqlite(s) => s.replace_departments(departments, origin).await,
+            Store::Sqlite(s) => s.replace_departments(departments, origin, who).await,
         }
     }
 
@@ -139,11 +164,12 @@ impl Store {
         &self,
         jurisdictions: &[Jurisdiction],
         report: &serde_json::Value,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         match self {
             Store::Sqlite(s) => {
-                s.save_generated_grids(jurisdictions, report, progress)
+                s.save_generated_grids(jurisdictions, report, who, progress)
                     .await
             }
         }
@@ -167,46 +193,64 @@ impl Store {
         }
     }
 
-    /// Records a reported incident and its event in one transaction.
+    /// Records a reported incident, its scope keys, its event and its audit row in one
+    /// transaction.
     pub async fn report_incident(
         &self,
         draft: &IncidentDraft,
+        who: &Who,
         now: DateTime<Utc>,
     ) -> Result<IncidentEvent> {
         match self {
-            Store::Sqlite(s) => s.report_incident(draft, now).await,
+            Store::Sqlite(s) => s.report_incident(draft, who, now).await,
         }
     }
 
-    /// Moves an incident to `status` with its event, in one transaction. `None` if no such
-    /// incident; `Some` with the unchanged incident and no new event when it already has it.
+    /// Moves an incident to `status` with its event and audit row, in one transaction. `None`
+    /// if there is no such incident carrying the scope key `visible_to`; `Some` with the
+    /// unchanged incident and no new event when it already has the status.
     pub async fn change_status(
         &self,
         id: i64,
         status: IncidentStatus,
+        visible_to: Option<&str>,
+        who: &Who,
         now: DateTime<Utc>,
     ) -> Result<Option<StatusChange>> {
         match self {
-            Store::Sqlite(s) => s.change_status(id, status, now).await,
+            Store::Sqlite(s) => s.change_status(id, status, visible_to, who, now).await,
         }
     }
 
-    pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
+    /// The incident, if it exists and carries the scope key `visible_to` (any, if `None`).
+    pub async fn incident(&self, id: i64, visible_to: Option<&str>) -> Result<Option<Incident>> {
         match self {
-            Store::Sqlite(s) => s.incident(id).await,
+            Store::Sqlite(s) => s.incident(id, visible_to).await,
         }
     }
 
     /// Newest first.
-    pub async fn list_incidents(&self, query: IncidentQuery) -> Result<Vec<Incident>> {
+    pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
         match self {
             Store::Sqlite(s) => s.list_incidents(query).await,
         }
     }
 
-    pub async fn counts(&self, since: DateTime<Utc>) -> Result<IncidentCounts> {
+    /// Counts over the incidents carrying `visible_to` (all, if `None`).
+    pub async fn counts(
+        &self,
+        since: DateTime<Utc>,
+        visible_to: Option<&str>,
+    ) -> Result<IncidentCounts> {
         match self {
-            Store::Sqlite(s) => s.counts(since).await,
+            Store::Sqlite(s) => s.counts(since, visible_to).await,
+        }
+    }
+
+    /// `(seq, kind, actor)` of every event with `seq` in `from..=to`, oldest first.
+    pub async fn event_seqs(&self, from: i64, to: i64) -> Result<Vec<(i64, String, String)>> {
+        match self {
+            Store::Sqlite(s) => s.event_seqs(from, to).await,
         }
     }
 
@@ -226,14 +270,16 @@ impl Store {
         }
     }
 
-    /// Incident events with `seq > after`, oldest first, at most `limit`.
+    /// Incident events with `seq > after` that carried the scope key `visible_to` (all, if
+    /// `None`), oldest first, at most `limit`.
     pub async fn incident_events_after(
         &self,
         after: i64,
         limit: i64,
+        visible_to: Option<&str>,
     ) -> Result<Vec<IncidentEvent>> {
         match self {
-            Store::Sqlite(s) => s.incident_events_after(after, limit).await,
+            Store::Sqlite(s) => s.incident_events_after(after, limit, visible_to).await,
         }
     }
 

@@ -6,8 +6,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use super::super::codec::{geometry_from_text, geometry_to_text};
 use super::super::{Result, StoreError};
+use super::accounts::audit_in;
 use super::{append_event, SqliteStore};
 use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level, Props};
+use crate::store::accounts::Who;
 
 /// Rows per multi-row INSERT when saving layers (7 columns × 1000 stays far below SQLite's
 /// limit on bound variables).
@@ -21,10 +23,19 @@ impl SqliteStore {
         Ok(n > 0)
     }
 
+    pub async fn district_origin(&self) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'district_origin'")
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
     pub async fn save_district(
         &self,
         district: &District,
         origin: &str,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         let total =
@@ -53,12 +64,24 @@ impl SqliteStore {
             "jurisdictions": district.jurisdictions.len(),
             "assets": district.assets.len(),
         });
+        let now = Utc::now();
         let seq = append_event(
             &mut tx,
             "district.loaded",
             None,
             &payload.to_string(),
-            Utc::now(),
+            &who.actor,
+            now,
+        )
+        .await?;
+        audit_in(
+            &mut tx,
+            now,
+            who,
+            "district.loaded",
+            origin,
+            &payload.to_string(),
+            Some(seq),
         )
         .await?;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('district_origin', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -75,6 +98,7 @@ impl SqliteStore {
         assets: &[Asset],
         jurisdictions: Option<&[Jurisdiction]>,
         origin: &str,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         let payload = serde_json::json!({
@@ -89,6 +113,7 @@ impl SqliteStore {
             layers,
             assets,
             jurisdictions,
+            who,
             progress,
         )
         .await
@@ -98,6 +123,7 @@ impl SqliteStore {
         &self,
         jurisdictions: &[Jurisdiction],
         payload: &serde_json::Value,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         self.replace_layers(
@@ -106,13 +132,15 @@ impl SqliteStore {
             &[],
             &[],
             Some(jurisdictions),
+            who,
             progress,
         )
         .await
     }
 
     /// Replaces `layers` with `assets` and, if given, every jurisdiction, with one event of
-    /// `kind`, in one transaction.
+    /// `kind` and its audit row, in one transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn replace_layers(
         &self,
         kind: &str,
@@ -120,6 +148,7 @@ impl SqliteStore {
         layers: &[AssetLayer],
         assets: &[Asset],
         jurisdictions: Option<&[Jurisdiction]>,
+        who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
         let total = assets.len() + jurisdictions.map_or(0, <[Jurisdiction]>::len);
@@ -142,7 +171,11 @@ impl SqliteStore {
             insert_jurisdictions(&mut tx, js, &mut step).await?;
         }
         insert_assets(&mut tx, assets, &mut step).await?;
-        let seq = append_event(&mut tx, kind, None, &payload.to_string(), Utc::now()).await?;
+        let now = Utc::now();
+        let text = payload.to_string();
+        let seq = append_event(&mut tx, kind, None, &text, &who.actor, now).await?;
+        let origin = payload["origin"].as_str().unwrap_or_default();
+        audit_in(&mut tx, now, who, kind, origin, &text, Some(seq)).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -151,6 +184,7 @@ impl SqliteStore {
         &self,
         departments: &[Department],
         origin: &str,
+        who: &Who,
     ) -> Result<i64> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM departments")
@@ -161,12 +195,24 @@ impl SqliteStore {
             "origin": origin,
             "departments": departments.len(),
         });
+        let now = Utc::now();
         let seq = append_event(
             &mut tx,
             "departments.imported",
             None,
             &payload.to_string(),
-            Utc::now(),
+            &who.actor,
+            now,
+        )
+        .await?;
+        audit_in(
+            &mut tx,
+            now,
+            who,
+            "departments.imported",
+            origin,
+            &payload.to_string(),
+            Some(seq),
         )
         .await?;
         tx.commit().await?;

@@ -14,11 +14,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
+use super::accounts::Who;
 use super::codec::{time_from_text, time_to_text};
 use super::{
     IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StatusChange, StoreError,
 };
 
+mod accounts;
 mod layers;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -66,6 +68,7 @@ impl SqliteStore {
     pub async fn report_incident(
         &self,
         d: &IncidentDraft,
+        who: &Who,
         now: DateTime<Utc>,
     ) -> Result<IncidentEvent> {
         let analysis = serde_json::to_string(&d.analysis)
@@ -73,7 +76,7 @@ impl SqliteStore {
         let mut tx = self.writer.begin().await?;
         let at = time_to_text(now);
         // The event row first (its seq is the incident's seq), then the state it produces.
-        let seq = append_event(&mut tx, "incident.reported", None, "{}", now).await?;
+        let seq = append_event(&mut tx, "incident.reported", None, "{}", &who.actor, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incidents (created_at, updated_at, status, category, lat, lon, description,
                 reporter, street_code, street_name, grid_code, grid_name, seq, analysis)
@@ -94,29 +97,60 @@ impl SqliteStore {
         .bind(analysis)
         .fetch_one(&mut *tx)
         .await?;
-        let incident = fetch_incident(&mut tx, id)
+        for key in &d.scope_keys {
+            sqlx::query("INSERT OR IGNORE INTO incident_scope (key, incident_id) VALUES (?, ?)")
+                .bind(key)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let incident = fetch_incident(&mut tx, id, None)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        fill_event(&mut tx, seq, &incident).await?;
+        let scope = fill_event(&mut tx, seq, &incident).await?;
+        accounts::audit_in(
+            &mut tx,
+            now,
+            who,
+            "incident.reported",
+            &id.to_string(),
+            "",
+            Some(seq),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(IncidentEvent { seq, incident })
+        Ok(IncidentEvent {
+            seq,
+            incident,
+            scope,
+        })
     }
 
     pub async fn change_status(
         &self,
         id: i64,
         status: IncidentStatus,
+        visible_to: Option<&str>,
+        who: &Who,
         now: DateTime<Utc>,
     ) -> Result<Option<StatusChange>> {
         let mut tx = self.writer.begin().await?;
-        let Some(current) = fetch_incident(&mut tx, id).await? else {
+        let Some(current) = fetch_incident(&mut tx, id, visible_to).await? else {
             return Ok(None);
         };
         if current.status == status {
             return Ok(Some(StatusChange::Unchanged(current)));
         }
         let at = time_to_text(now);
-        let seq = append_event(&mut tx, "incident.status_changed", Some(id), "{}", now).await?;
+        let seq = append_event(
+            &mut tx,
+            "incident.status_changed",
+            Some(id),
+            "{}",
+            &who.actor,
+            now,
+        )
+        .await?;
         let resolved_at = (status == IncidentStatus::Resolved).then(|| at.clone());
         sqlx::query(
             "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = ?, seq = ? WHERE id = ?",
@@ -128,46 +162,73 @@ impl SqliteStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let incident = fetch_incident(&mut tx, id)
+        let incident = fetch_incident(&mut tx, id, None)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        fill_event(&mut tx, seq, &incident).await?;
+        let scope = fill_event(&mut tx, seq, &incident).await?;
+        let detail = serde_json::json!({ "from": current.status.as_str(), "to": status.as_str() });
+        accounts::audit_in(
+            &mut tx,
+            now,
+            who,
+            "incident.status_changed",
+            &id.to_string(),
+            &detail.to_string(),
+            Some(seq),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Some(StatusChange::Changed(IncidentEvent { seq, incident })))
+        Ok(Some(StatusChange::Changed(IncidentEvent {
+            seq,
+            incident,
+            scope,
+        })))
     }
 
-    pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        let row = sqlx::query(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?;
+    pub async fn incident(&self, id: i64, visible_to: Option<&str>) -> Result<Option<Incident>> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = "
+        ));
+        q.push_bind(id);
+        push_visible(&mut q, visible_to);
+        let row = q.build().fetch_optional(&self.reader).await?;
         row.as_ref().map(incident_from_row).transpose()
     }
 
-    pub async fn list_incidents(&self, query: IncidentQuery) -> Result<Vec<Incident>> {
-        let mut q =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {INCIDENT_COLUMNS} FROM incidents"));
+    pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
+        ));
         if let Some(status) = query.status {
-            q.push(" WHERE status = ").push_bind(status.as_str());
+            q.push(" AND status = ").push_bind(status.as_str());
         }
+        push_visible(&mut q, query.visible_to.as_deref());
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(query.limit));
         let rows = q.build().fetch_all(&self.reader).await?;
         rows.iter().map(incident_from_row).collect()
     }
 
-    pub async fn counts(&self, since: DateTime<Utc>) -> Result<IncidentCounts> {
+    pub async fn counts(
+        &self,
+        since: DateTime<Utc>,
+        visible_to: Option<&str>,
+    ) -> Result<IncidentCounts> {
         let since = time_to_text(since);
+        // ?2 IS NULL: the whole district; else only incidents carrying the scope key ?2.
         let row = sqlx::query(
-            "SELECT
-                (SELECT count(*) FROM incidents WHERE created_at >= ?1) AS reported_since,
-                (SELECT count(*) FROM incidents WHERE status != 'resolved') AS open,
-                (SELECT count(*) FROM incidents WHERE resolved_at >= ?1) AS resolved_since,
+            "WITH visible AS (
+                SELECT * FROM incidents
+                WHERE ?2 IS NULL OR id IN (SELECT incident_id FROM incident_scope WHERE key = ?2)
+            )
+            SELECT
+                (SELECT count(*) FROM visible WHERE created_at >= ?1) AS reported_since,
+                (SELECT count(*) FROM visible WHERE status != 'resolved') AS open,
+                (SELECT count(*) FROM visible WHERE resolved_at >= ?1) AS resolved_since,
                 (SELECT coalesce(max(seq), 0) FROM events) AS seq",
         )
         .bind(since)
+        .bind(visible_to)
         .fetch_one(&self.reader)
         .await?;
         Ok(IncidentCounts {
@@ -201,23 +262,59 @@ impl SqliteStore {
         &self,
         after: i64,
         limit: i64,
+        visible_to: Option<&str>,
     ) -> Result<Vec<IncidentEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, payload FROM events
-             WHERE seq > ? AND incident_id IS NOT NULL ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
+        // Filtered by the keys each event carried when it happened.
+        let rows = match visible_to {
+            None => {
+                sqlx::query(
+                    "SELECT seq, payload FROM events
+                     WHERE seq > ? AND incident_id IS NOT NULL ORDER BY seq LIMIT ?",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?
+            }
+            Some(key) => {
+                sqlx::query(
+                    "SELECT e.seq, e.payload FROM event_scope s JOIN events e ON e.seq = s.seq
+                     WHERE s.key = ? AND s.seq > ? AND e.incident_id IS NOT NULL
+                     ORDER BY s.seq LIMIT ?",
+                )
+                .bind(key)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 let seq: i64 = r.try_get("seq")?;
                 let payload: String = r.try_get("payload")?;
                 let incident = serde_json::from_str(&payload)
                     .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
-                Ok(IncidentEvent { seq, incident })
+                Ok(IncidentEvent {
+                    seq,
+                    incident,
+                    scope: Vec::new(),
+                })
             })
+            .collect()
+    }
+
+    /// Every event with `seq` in `from..=to`: its seq, kind and actor (for checks of the log).
+    pub async fn event_seqs(&self, from: i64, to: i64) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, actor FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("seq")?, r.try_get("kind")?, r.try_get("actor")?)))
             .collect()
     }
 }
@@ -227,21 +324,29 @@ pub(super) async fn append_event(
     kind: &str,
     incident_id: Option<i64>,
     payload: &str,
+    actor: &str,
     at: DateTime<Utc>,
 ) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO events (kind, incident_id, payload, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+        "INSERT INTO events (kind, incident_id, payload, actor, created_at) VALUES (?, ?, ?, ?, ?)
+         RETURNING seq",
     )
     .bind(kind)
     .bind(incident_id)
     .bind(payload)
+    .bind(actor)
     .bind(time_to_text(at))
     .fetch_one(&mut **tx)
     .await?)
 }
 
-/// Writes the incident's state after the change into its event, so the log alone can replay it.
-async fn fill_event(tx: &mut Transaction<'_, Sqlite>, seq: i64, incident: &Incident) -> Result<()> {
+/// Writes the incident's state after the change into its event, so the log alone can replay
+/// it, and gives the event the incident's scope keys as they are now; returns those keys.
+async fn fill_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    seq: i64,
+    incident: &Incident,
+) -> Result<Vec<String>> {
     let payload = serde_json::to_string(incident)
         .map_err(|e| StoreError::Corrupt(format!("encoding incident: {e}")))?;
     sqlx::query("UPDATE events SET incident_id = ?, payload = ? WHERE seq = ?")
@@ -250,17 +355,42 @@ async fn fill_event(tx: &mut Transaction<'_, Sqlite>, seq: i64, incident: &Incid
         .bind(seq)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    sqlx::query(
+        "INSERT INTO event_scope (key, seq) SELECT key, ? FROM incident_scope WHERE incident_id = ?",
+    )
+    .bind(seq)
+    .bind(incident.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT key FROM incident_scope WHERE incident_id = ? ORDER BY key")
+            .bind(incident.id)
+            .fetch_all(&mut **tx)
+            .await?,
+    )
 }
 
-async fn fetch_incident(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<Option<Incident>> {
-    let row = sqlx::query(&format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
+async fn fetch_incident(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    visible_to: Option<&str>,
+) -> Result<Option<Incident>> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = "
+    ));
+    q.push_bind(id);
+    push_visible(&mut q, visible_to);
+    let row = q.build().fetch_optional(&mut **tx).await?;
     row.as_ref().map(incident_from_row).transpose()
+}
+
+/// `AND` the incident carries the scope key (nothing for the whole district).
+fn push_visible(q: &mut QueryBuilder<'_, Sqlite>, visible_to: Option<&str>) {
+    if let Some(key) = visible_to {
+        q.push(" AND id IN (SELECT incident_id FROM incident_scope WHERE key = ")
+            .push_bind(key.to_string())
+            .push(")");
+    }
 }
 
 fn incident_from_row(r: &SqliteRow) -> Result<Incident> {

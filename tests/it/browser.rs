@@ -14,13 +14,13 @@ use onegrid_tests::{point_in_grid, Options, TestServer};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     _driver: Child,
     _profile: tempfile::TempDir,
 }
 
-async fn browser() -> Result<Browser> {
+pub(crate) async fn browser() -> Result<Browser> {
     browser_with(&[]).await
 }
 
@@ -86,8 +86,30 @@ async fn browser_with(extra: &[String]) -> Result<Browser> {
     bail!("chromedriver did not start: {last_err:?}")
 }
 
+/// Opens the page at `path` logged in with `cookie` (`name=value`): the cookie is set on the
+/// server's origin first, as a login would.
+pub(crate) async fn open_as(
+    c: &Client,
+    server: &TestServer,
+    cookie: &str,
+    path: &str,
+) -> Result<()> {
+    c.goto(&server.url("/healthz")).await?;
+    let (name, value) = cookie.split_once('=').context("name=value")?;
+    let mut jar = fantoccini::cookies::Cookie::new(name.to_string(), value.to_string());
+    jar.set_path("/");
+    c.add_cookie(jar).await?;
+    c.goto(&server.url(path)).await?;
+    Ok(())
+}
+
+/// Opens the dashboard as the duty officer.
+async fn open(c: &Client, server: &TestServer) -> Result<()> {
+    open_as(c, server, &server.duty().cookie, "/").await
+}
+
 /// Polls `script` (which returns a boolean) until it is true or `secs` pass.
-async fn wait_until(client: &Client, script: &str, secs: u64, what: &str) -> Result<()> {
+pub(crate) async fn wait_until(client: &Client, script: &str, secs: u64, what: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if client.execute(script, vec![]).await? == Value::Bool(true) {
@@ -131,7 +153,7 @@ async fn the_page_hydrates_and_shows_new_incidents_live_in_the_list_and_on_the_m
     let first = post_incident(&server, lon, lat, "路面坑洞").await?;
     let b = browser().await?;
     let c = &b.client;
-    c.goto(&server.url("/")).await?;
+    open(c, &server).await?;
 
     // Server-rendered in Chinese.
     let title = c.find(Locator::Css(".brand h1")).await?.text().await?;
@@ -249,7 +271,7 @@ async fn the_layout_fits_wall_desktop_and_laptop_screens() -> Result<()> {
     let c = &b.client;
     for (w, h) in [(3840u32, 2160u32), (1920, 1080), (1366, 768)] {
         c.set_window_size(w, h).await?;
-        c.goto(&server.url("/")).await?;
+        open(c, &server).await?;
         c.wait()
             .at_most(Duration::from_secs(30))
             .for_element(Locator::Css("li.incident"))
@@ -434,7 +456,7 @@ async fn the_map_draws_buildings_roads_and_pipelines_from_vector_tiles() -> Resu
     let netlog = netlog_dir.path().join("netlog.json");
     let b = browser_with(&[format!("--log-net-log={}", netlog.display())]).await?;
     let c = &b.client;
-    c.goto(&server.url("/")).await?;
+    open(c, &server).await?;
     wait_until(
         c,
         "return document.getElementById('map').dataset.mapReady === 'true'",
@@ -711,7 +733,7 @@ async fn an_open_screen_redraws_after_an_import() -> Result<()> {
     let (lon, lat, _) = point_in_grid(&server, 60).await?;
     let b = browser().await?;
     let c = &b.client;
-    c.goto(&server.url("/")).await?;
+    open(c, &server).await?;
     wait_until(
         c,
         "return document.getElementById('map').dataset.mapReady === 'true'",
@@ -775,7 +797,7 @@ async fn skipped_rules_and_an_incident_no_rule_covers_are_shown_to_the_duty_offi
 
     let b = browser().await?;
     let c = &b.client;
-    c.goto(&server.url("/")).await?;
+    open(c, &server).await?;
     let warning = c
         .wait()
         .at_most(Duration::from_secs(30))

@@ -4,6 +4,8 @@
 mod accounts;
 mod api;
 mod browser;
+mod browser_scope;
+mod hostile;
 mod live;
 mod osm;
 mod own_district;

@@ -524,7 +524,6 @@ async fn check_routes(w: &World) -> BTreeSet<String> {
     if got.status != unauth {
         leaks.push(format!("GET /screen with a bad token: {}", got.status));
     }
-    drop(expect);
     covered.insert("GET /screen".to_string());
     failures.extend(leaks);
     assert!(

@@ -45,7 +45,7 @@ impl Scope {
     pub fn allows(&self, keys: &[String]) -> bool {
         match self.key() {
             None => true,
-            Some(key) => keys.iter().any(|k| *k == key),
+            Some(key) => keys.contains(&key),
         }
     }
 

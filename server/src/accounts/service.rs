@@ -546,10 +546,10 @@ impl Accounts {
             (Role::DepartmentOperator, department),
         ];
         for (role, scope) in demo_users {
-            if role.scope_level().is_some() || role == Role::DepartmentOperator {
-                if scope.is_none() {
-                    continue;
-                }
+            if (role.scope_level().is_some() || role == Role::DepartmentOperator) && scope.is_none()
+            {
+                // The district has no jurisdiction (or department) of that kind.
+                continue;
             }
             let password = generate_password();
             self.add_user(

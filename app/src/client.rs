@@ -1,6 +1,10 @@
-//! Browser side of the dashboard: loads incidents and counts over HTTP, follows the live feed
-//! over a WebSocket (resuming from the last `seq` after a drop, reloading on `resync`), keeps
-//! the connection indicator honest, and drives the map.
+//! Browser side of the dashboard: loads who is logged in, incidents and counts over HTTP,
+//! follows the live feed over a WebSocket (resuming from the last `seq` after a drop, reloading
+//! on `resync`), keeps the connection indicator honest, and drives the map.
+//!
+//! A lost session (any answer 401, or 403 `password_change_required`) sends the browser to the
+//! login page. Nothing else does: a wall screen runs unattended for weeks, and a server or
+//! network that is down only means trying again later.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,29 +18,23 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
+use crate::api::{self, ApiError, LOGIN_PAGE};
 use crate::dashboard::{format_time, upsert_into, Conn, Dash, MAX_ON_SCREEN};
 use crate::map;
 use crate::wire::{
-    ErrorBody, Incident, IncidentStatus, Lang, MapInfo, RulesReport, ServerMessage, Stats,
+    Incident, IncidentStatus, MapInfo, RulesReport, ServerMessage, SessionInfo, Stats,
 };
 
 /// A feed silent for this long is treated as dead (the server sends a heartbeat every 15 s).
 const SILENCE_LIMIT_MS: f64 = 45_000.0;
-const LANG_KEY: &str = "onegrid.lang";
+/// After this many failed connections in a row, the reconnect loop asks whether the session
+/// is still there (a refused upgrade looks like any other failure from the page).
+const SESSION_CHECK_AFTER: u32 = 2;
 
 /// Starts everything the screen does once hydrated.
 pub fn start(dash: Dash) {
-    restore_language(dash);
-    Effect::new(move |_| {
-        let lang = dash.lang.get();
-        let code = if lang == Lang::En { "en" } else { "zh" };
-        if let Some(s) = storage() {
-            let _ = s.set_item(LANG_KEY, code);
-        }
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("lang", if lang == Lang::En { "en" } else { "zh-CN" });
-        }
-    });
+    crate::i18n::keep_language(dash.lang);
+    load_session(dash, 0);
 
     let tick = move || {
         dash.clock.set(format_time(
@@ -65,6 +63,33 @@ pub fn start(dash: Dash) {
         None => map::select_incident(-1.0, 0.0, 0.0, false),
     });
 
+    mount_map(dash, 0);
+    refresh_rules(dash);
+    let live = Rc::new(Live::default());
+    connect(dash, live.clone());
+    watch_silence(live.clone());
+    reload(dash);
+    // Counts roll over at midnight and drift if an event is missed: refresh now and then.
+    set_interval(move || refresh_stats(dash), Duration::from_secs(60));
+}
+
+/// Loads who is logged in. A screen that starts while the server cannot be reached keeps
+/// asking; a lost session, or a one-time password still to replace, goes to the login page.
+fn load_session(dash: Dash, attempt: u32) {
+    spawn_local(async move {
+        match session().await {
+            Ok(session) => dash.session.set(Some(session)),
+            Err(e) if e.means_logged_out() => {}
+            Err(e) => {
+                leptos::logging::warn!("session: {e}");
+                set_timeout(move || load_session(dash, attempt + 1), backoff(attempt));
+            }
+        }
+    });
+}
+
+/// Frames the district on the map; tried again while the server cannot be reached.
+fn mount_map(dash: Dash, attempt: u32) {
     spawn_local(async move {
         match get_json::<MapInfo>("/api/v1/map/info").await {
             Ok(info) => {
@@ -79,20 +104,30 @@ pub fn start(dash: Dash) {
                 // The map lives as long as the page.
                 on_select.forget();
             }
+            Err(ApiError::Network(e)) => {
+                leptos::logging::warn!("map info: {e}; trying again");
+                set_timeout(move || mount_map(dash, attempt + 1), backoff(attempt));
+            }
             Err(e) => {
                 leptos::logging::error!("map info: {e}");
                 dash.map_error.set(true);
             }
         }
     });
+}
 
-    refresh_rules(dash);
-    let live = Rc::new(Live::default());
-    connect(dash, live.clone());
-    watch_silence(live.clone());
-    reload(dash);
-    // Counts roll over at midnight and drift if an event is missed: refresh now and then.
-    set_interval(move || refresh_stats(dash), Duration::from_secs(60));
+/// Ends the session and goes to the login page; says so if the server could not be told.
+pub fn log_out(dash: Dash) {
+    dash.logout_failed.set(false);
+    spawn_local(async move {
+        match api::log_out().await {
+            Ok(()) | Err(ApiError::Unauthenticated) => api::go_to("/login"),
+            Err(e) => {
+                leptos::logging::warn!("logout: {e}");
+                dash.logout_failed.set(true);
+            }
+        }
+    });
 }
 
 /// Reloads the incident list and the counts over HTTP.
@@ -107,7 +142,7 @@ pub fn reload(dash: Dash) {
                     upsert_into(current, incident);
                 }
             }),
-            Err(e) => dash.load_error.set(Some(e)),
+            Err(e) => dash.load_error.set(Some(e.to_string())),
         }
         dash.loading.set(false);
     });
@@ -130,19 +165,9 @@ pub fn change_status(dash: Dash, id: i64, status: IncidentStatus) {
     spawn_local(async move {
         let url = format!("/api/v1/incidents/{id}/status");
         let body = serde_json::json!({ "status": status.as_str() });
-        let result = async {
-            let resp = gloo_net::http::Request::post(&url)
-                .json(&body)
-                .map_err(|e| e.to_string())?
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            read_json::<Incident>(resp).await
-        }
-        .await;
-        match result {
+        match leave_if_logged_out(api::post_json::<_, Incident>(&url, &body).await) {
             Ok(incident) => dash.upsert(incident),
-            Err(e) => dash.action_error.set(Some(e)),
+            Err(e) => dash.action_error.set(Some(e.to_string())),
         }
     });
 }
@@ -211,6 +236,10 @@ fn connect(dash: Dash, live: Rc<Live>) {
                         live.last_seq.set(seq);
                     }
                     dash.conn.set(Conn::Live);
+                    // The server is back: a list that failed to load is loaded now.
+                    if dash.load_error.get_untracked().is_some() {
+                        reload(dash);
+                    }
                     schedule_stats(dash, live.clone());
                 }
                 Ok(ServerMessage::Incident { seq, incident }) => {
@@ -261,9 +290,29 @@ fn connect(dash: Dash, live: Rc<Live>) {
 fn schedule_reconnect(dash: Dash, live: Rc<Live>) {
     let failures = live.failures.get() + 1;
     live.failures.set(failures);
-    // 1 s, 2 s, 4 s, … at most 15 s.
-    let delay = Duration::from_millis((500u64 << failures.min(5)).min(15_000));
-    set_timeout(move || connect(dash, live), delay);
+    let delay = backoff(failures);
+    if failures < SESSION_CHECK_AFTER {
+        set_timeout(move || connect(dash, live), delay);
+        return;
+    }
+    // Only a definite answer that the session is gone leaves; the server or the network being
+    // down means trying again, however long it takes.
+    set_timeout(
+        move || {
+            spawn_local(async move {
+                match session().await {
+                    Err(e) if e.means_logged_out() => {}
+                    _ => connect(dash, live),
+                }
+            })
+        },
+        delay,
+    );
+}
+
+/// 1 s, 2 s, 4 s, … at most 15 s, after `failures` failures in a row.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((500u64 << failures.min(5)).min(15_000))
 }
 
 /// Closes a socket that has gone silent, so its close handler reconnects.
@@ -315,32 +364,26 @@ fn feature_collection(list: &[Incident]) -> String {
     serde_json::json!({ "type": "FeatureCollection", "features": features }).to_string()
 }
 
-fn restore_language(dash: Dash) {
-    let saved = storage().and_then(|s| s.get_item(LANG_KEY).ok().flatten());
-    if saved.as_deref() == Some("en") {
-        dash.lang.set(Lang::En);
+/// Passes an answer on; a lost session sends the browser to the login page first.
+fn leave_if_logged_out<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        if e.means_logged_out() {
+            api::go_to(LOGIN_PAGE);
+        }
     }
+    result
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
+async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiError> {
+    leave_if_logged_out(api::get_json(url).await)
 }
 
-async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, String> {
-    let resp = gloo_net::http::Request::get(url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    read_json(resp).await
-}
-
-async fn read_json<T: DeserializeOwned>(resp: gloo_net::http::Response) -> Result<T, String> {
-    if resp.ok() {
-        return resp.json::<T>().await.map_err(|e| e.to_string());
-    }
-    let status = resp.status();
-    match resp.json::<ErrorBody>().await {
-        Ok(body) => Err(body.error.message),
-        Err(_) => Err(format!("HTTP {status}")),
-    }
+/// Who is logged in; a session whose one-time password is still to be replaced counts as
+/// lost here (the login page asks for the new password).
+async fn session() -> Result<SessionInfo, ApiError> {
+    let result = match api::session().await {
+        Ok(s) if s.must_change_password => Err(ApiError::PasswordChangeRequired),
+        other => other,
+    };
+    leave_if_logged_out(result)
 }

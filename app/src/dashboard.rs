@@ -1,5 +1,6 @@
-//! The command-center screen: header with live counts and connection state, the district map,
-//! the live incident list and the details of the selected incident.
+//! The command-center screen: header with live counts, connection state and who is logged in,
+//! the district map, the live incident list and the details of the selected incident (with
+//! its actions only for roles that may move incidents).
 //!
 //! Rendered on the server in its loading state; once hydrated, `client` loads the incidents,
 //! follows the live feed and drives the map.
@@ -9,7 +10,7 @@ use leptos::prelude::*;
 
 use crate::i18n::texts;
 use crate::legend::MapLegend;
-use crate::wire::{Incident, IncidentStatus, Lang, RulesReport, Stats};
+use crate::wire::{CallerKind, Incident, IncidentStatus, Lang, RulesReport, SessionInfo, Stats};
 
 /// State of the live feed, shown in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,9 @@ pub struct Dash {
     /// skipped or the file has problems.
     pub rules: RwSignal<Option<RulesReport>>,
     pub rules_open: RwSignal<bool>,
+    /// Who is logged in (`GET /api/v1/session`), once known.
+    pub session: RwSignal<Option<SessionInfo>>,
+    pub logout_failed: RwSignal<bool>,
 }
 
 impl Dash {
@@ -68,7 +72,16 @@ impl Dash {
             action_error: RwSignal::new(None),
             rules: RwSignal::new(None),
             rules_open: RwSignal::new(false),
+            session: RwSignal::new(None),
+            logout_failed: RwSignal::new(false),
         }
+    }
+
+    /// The logged-in caller may dispatch and resolve incidents (unknown until the session has
+    /// loaded: no).
+    pub fn may_change_incidents(&self) -> bool {
+        self.session
+            .with(|s| s.as_ref().is_some_and(|s| s.role.can_change_incidents()))
     }
 
     /// Adds or updates an incident, keeping the newest state (by `seq`) and newest-first order.
@@ -91,6 +104,20 @@ pub fn upsert_into(list: &mut Vec<Incident>, incident: Incident) {
         .unwrap_or(list.len());
     list.insert(at, incident);
     list.truncate(MAX_ON_SCREEN);
+}
+
+/// Who is logged in, as the header shows it: `张三 · 镇街工作人员 · 祖庙街道`, or for a wall
+/// screen `大屏 · NAME`.
+pub fn whoami(session: &SessionInfo, lang: Lang) -> String {
+    match session.kind {
+        CallerKind::Screen => format!("{} · {}", session.role.label(lang), session.name),
+        CallerKind::User | CallerKind::ApiClient => format!(
+            "{} · {} · {}",
+            session.name,
+            session.role.label(lang),
+            session.scope.label(lang)
+        ),
+    }
 }
 
 pub fn format_time(t: DateTime<Utc>, offset_minutes: i32, with_date: bool) -> String {
@@ -188,9 +215,52 @@ fn Header() -> impl IntoView {
                     </button>
                 </Show>
                 <span class="clock">{move || dash.clock.get()}</span>
+                <WhoAmI/>
                 <button class="lang-switch" on:click=toggle>{move || t().switch_lang}</button>
             </div>
         </header>
+    }
+}
+
+/// Who is logged in, and the logout button (not for a wall screen, which has no one to log
+/// out).
+#[component]
+fn WhoAmI() -> impl IntoView {
+    let dash = expect_context::<Dash>();
+    let t = move || texts(dash.lang.get());
+    move || {
+        let session = dash.session.get()?;
+        let role = session.role.as_str();
+        let person = session.kind == CallerKind::User;
+        let kind = match session.kind {
+            CallerKind::User => "user",
+            CallerKind::Screen => "screen",
+            CallerKind::ApiClient => "api_client",
+        };
+        let text = {
+            let session = session.clone();
+            move || whoami(&session, dash.lang.get())
+        };
+        let log_out = move |_| {
+            #[cfg(feature = "hydrate")]
+            crate::client::log_out(dash);
+        };
+        Some(view! {
+            <span class="whoami-area">
+                <span id="whoami" class="whoami" data-role=role data-kind=kind>
+                    {text}
+                </span>
+                <Show when=move || person>
+                    <button id="logout" class="logout" on:click=log_out
+                        title=move || if dash.logout_failed.get() { t().logout_failed } else { t().logout }>
+                        {move || t().logout}
+                    </button>
+                    <Show when=move || dash.logout_failed.get()>
+                        <span class="logout-failed" role="alert">{move || t().logout_failed}</span>
+                    </Show>
+                </Show>
+            </span>
+        })
     }
 }
 
@@ -362,14 +432,16 @@ fn Details() -> impl IntoView {
                         <dd><code>{format!("{:.6}, {:.6}", i.lat, i.lon)}</code></dd>
                     </dl>
                     <Analysis incident=i.clone()/>
-                    <div class="details-actions">
-                        <Show when=move || can_dispatch>
-                            <button on:click=act(IncidentStatus::Dispatched)>{move || t().dispatch}</button>
-                        </Show>
-                        <Show when=move || can_resolve>
-                            <button class="primary" on:click=act(IncidentStatus::Resolved)>{move || t().resolve}</button>
-                        </Show>
-                    </div>
+                    <Show when=move || dash.may_change_incidents()>
+                        <div class="details-actions">
+                            <Show when=move || can_dispatch>
+                                <button data-action="dispatch" on:click=act(IncidentStatus::Dispatched)>{move || t().dispatch}</button>
+                            </Show>
+                            <Show when=move || can_resolve>
+                                <button class="primary" data-action="resolve" on:click=act(IncidentStatus::Resolved)>{move || t().resolve}</button>
+                            </Show>
+                        </div>
+                    </Show>
                     {move || dash.action_error.get().map(|e| view! { <p class="details-error">{t().action_failed}": "{e}</p> })}
                 </section>
             }
@@ -501,6 +573,36 @@ mod tests {
         upsert_into(&mut list, incident(2, 4, 1, IncidentStatus::Dispatched));
         assert_eq!(list[1].status, IncidentStatus::Resolved);
         assert_eq!(list.len(), 3);
+    }
+
+    #[test]
+    fn the_header_says_who_is_logged_in() {
+        use crate::wire::{Role, ScopeInfo};
+        let officer = SessionInfo {
+            kind: CallerKind::User,
+            name: "张三".into(),
+            role: Role::StreetOfficer,
+            scope: ScopeInfo::Jurisdiction {
+                code: "440604012".into(),
+                name: "祖庙街道".into(),
+                level: None,
+            },
+            must_change_password: false,
+            expires_at: None,
+        };
+        assert_eq!(whoami(&officer, Lang::Zh), "张三 · 镇街工作人员 · 祖庙街道");
+        assert_eq!(
+            whoami(&officer, Lang::En),
+            "张三 · Street officer · 祖庙街道"
+        );
+        let wall = SessionInfo {
+            kind: CallerKind::Screen,
+            name: "指挥大厅".into(),
+            role: Role::Screen,
+            scope: ScopeInfo::District,
+            ..officer
+        };
+        assert_eq!(whoami(&wall, Lang::Zh), "大屏 · 指挥大厅");
     }
 
     #[test]

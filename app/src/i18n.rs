@@ -1,4 +1,6 @@
-//! UI text in Simplified Chinese (the default) and English.
+//! UI text in Simplified Chinese (the default) and English: the dashboard's (`Texts`) and the
+//! login page's (`LoginTexts`). In the browser, also the reader's choice of language, kept
+//! between visits and shared by every page (`keep_language`).
 
 use crate::wire::Lang;
 
@@ -49,6 +51,8 @@ pub struct Texts {
     pub legend_community: &'static str,
     pub legend_grid: &'static str,
     pub legend_pipelines: &'static str,
+    pub logout: &'static str,
+    pub logout_failed: &'static str,
 }
 
 pub const ZH: Texts = Texts {
@@ -98,6 +102,8 @@ pub const ZH: Texts = Texts {
     legend_community: "村居界",
     legend_grid: "网格界",
     legend_pipelines: "地下管线（15 级起）",
+    logout: "退出",
+    logout_failed: "退出失败，请重试",
 };
 
 pub const EN: Texts = Texts {
@@ -147,6 +153,8 @@ pub const EN: Texts = Texts {
     legend_community: "Community",
     legend_grid: "Grid",
     legend_pipelines: "Pipelines (zoom 15+)",
+    logout: "Sign out",
+    logout_failed: "Sign-out failed, try again",
 };
 
 /// Label of an asset's layer and kind, e.g. 管线·给水 / pipeline · water supply.
@@ -204,5 +212,170 @@ pub fn texts(lang: Lang) -> &'static Texts {
     match lang {
         Lang::Zh => &ZH,
         Lang::En => &EN,
+    }
+}
+
+/// Text of the login page (`/login`), which is shown before anyone, or any district, is known.
+pub struct LoginTexts {
+    pub page_title: &'static str,
+    pub product: &'static str,
+    pub tagline: &'static str,
+    pub heading: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub submit: &'static str,
+    pub signing_in: &'static str,
+    pub missing: &'static str,
+    pub bad_credentials: &'static str,
+    pub too_many_later: &'static str,
+    pub network: &'static str,
+    pub failed: &'static str,
+    pub change_heading: &'static str,
+    pub change_note: &'static str,
+    pub current_password: &'static str,
+    pub new_password: &'static str,
+    pub new_password_again: &'static str,
+    pub change_submit: &'static str,
+    pub changing: &'static str,
+    pub too_short: &'static str,
+    pub mismatch: &'static str,
+    pub same_as_username: &'static str,
+    pub weak: &'static str,
+    pub wrong_current: &'static str,
+    pub change_failed: &'static str,
+    pub session_expired: &'static str,
+    pub account: &'static str,
+    pub footer: &'static str,
+}
+
+pub const LOGIN_ZH: LoginTexts = LoginTexts {
+    page_title: "登录 · onegrid · 城市运行一网统管",
+    product: "城市运行一网统管",
+    tagline: "城市运行指挥中心",
+    heading: "账号登录",
+    username: "用户名",
+    password: "密码",
+    submit: "登录",
+    signing_in: "正在登录…",
+    missing: "请输入用户名和密码",
+    bad_credentials: "用户名或密码错误",
+    too_many_later: "尝试次数过多，请稍后再试",
+    network: "无法连接服务器，请检查网络后重试",
+    failed: "登录失败",
+    change_heading: "设置新密码",
+    change_note: "首次登录须先设置新密码。新密码至少 10 个字符，且不能与用户名相同。",
+    current_password: "当前密码",
+    new_password: "新密码",
+    new_password_again: "再次输入新密码",
+    change_submit: "设置新密码",
+    changing: "正在保存…",
+    too_short: "新密码至少需要 10 个字符",
+    mismatch: "两次输入的新密码不一致",
+    same_as_username: "新密码不能与用户名相同",
+    weak: "新密码不符合要求：至少 10 个字符，且不能与用户名相同",
+    wrong_current: "当前密码错误",
+    change_failed: "设置新密码失败",
+    session_expired: "登录已失效，请重新登录",
+    account: "账号：",
+    footer: "仅限授权人员使用，所有操作均留痕记录。",
+};
+
+pub const LOGIN_EN: LoginTexts = LoginTexts {
+    page_title: "Sign in · onegrid · City operations",
+    product: "City operations, one grid",
+    tagline: "City operations center",
+    heading: "Sign in",
+    username: "Username",
+    password: "Password",
+    submit: "Sign in",
+    signing_in: "Signing in…",
+    missing: "Enter your username and password",
+    bad_credentials: "Wrong username or password",
+    too_many_later: "Too many attempts. Try again later",
+    network: "Cannot reach the server. Check the network and try again",
+    failed: "Sign-in failed",
+    change_heading: "Set a new password",
+    change_note: "Set a new password before the first use. It needs at least 10 characters and must differ from the username.",
+    current_password: "Current password",
+    new_password: "New password",
+    new_password_again: "New password again",
+    change_submit: "Set new password",
+    changing: "Saving…",
+    too_short: "The new password needs at least 10 characters",
+    mismatch: "The two new passwords differ",
+    same_as_username: "The new password must differ from the username",
+    weak: "The new password is too weak: at least 10 characters, not the username",
+    wrong_current: "The current password is wrong",
+    change_failed: "Could not set the new password",
+    session_expired: "The session has ended. Sign in again",
+    account: "Account: ",
+    footer: "Authorised staff only. Every action is recorded.",
+};
+
+pub fn login_texts(lang: Lang) -> &'static LoginTexts {
+    match lang {
+        Lang::Zh => &LOGIN_ZH,
+        Lang::En => &LOGIN_EN,
+    }
+}
+
+/// "尝试次数过多，请在 N 分钟后再试", or "… 请稍后再试" when the wait is not known.
+pub fn too_many_attempts(minutes: Option<u64>, lang: Lang) -> String {
+    match (minutes, lang) {
+        (Some(n), Lang::Zh) => format!("尝试次数过多，请在 {n} 分钟后再试"),
+        (Some(1), Lang::En) => "Too many attempts. Try again in 1 minute".to_string(),
+        (Some(n), Lang::En) => format!("Too many attempts. Try again in {n} minutes"),
+        (None, lang) => login_texts(lang).too_many_later.to_string(),
+    }
+}
+
+/// Where the reader's choice of language is kept between visits (the same for every page).
+#[cfg(feature = "hydrate")]
+const LANG_KEY: &str = "onegrid.lang";
+
+/// Restores the language chosen on an earlier visit into `lang`, then keeps the choice and the
+/// document's `lang` attribute in step with it.
+#[cfg(feature = "hydrate")]
+pub fn keep_language(lang: leptos::prelude::RwSignal<Lang>) {
+    use leptos::prelude::*;
+
+    let storage = || window().local_storage().ok().flatten();
+    if storage()
+        .and_then(|s| s.get_item(LANG_KEY).ok().flatten())
+        .as_deref()
+        == Some("en")
+    {
+        lang.set(Lang::En);
+    }
+    Effect::new(move |_| {
+        let lang = lang.get();
+        let code = if lang == Lang::En { "en" } else { "zh" };
+        if let Some(s) = storage() {
+            let _ = s.set_item(LANG_KEY, code);
+        }
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("lang", if lang == Lang::En { "en" } else { "zh-CN" });
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_after_too_many_attempts_reads_in_minutes() {
+        assert_eq!(
+            too_many_attempts(Some(5), Lang::Zh),
+            "尝试次数过多，请在 5 分钟后再试"
+        );
+        assert_eq!(
+            too_many_attempts(Some(1), Lang::En),
+            "Too many attempts. Try again in 1 minute"
+        );
+        assert_eq!(
+            too_many_attempts(None, Lang::Zh),
+            "尝试次数过多，请稍后再试"
+        );
     }
 }

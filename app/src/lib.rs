@@ -4,9 +4,11 @@
 
 #![recursion_limit = "256"]
 
+pub mod api;
 pub mod dashboard;
 pub mod i18n;
 pub mod legend;
+pub mod login;
 pub mod wire;
 
 #[cfg(feature = "hydrate")]
@@ -48,6 +50,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"404 · 页面不存在 / page not found"</p> }>
                 <Route path=path!("") view=dashboard::Dashboard/>
+                <Route path=path!("login") view=login::Login/>
             </Routes>
         </Router>
     }

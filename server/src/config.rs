@@ -42,6 +42,11 @@ pub struct Config {
     /// How often the store is asked whether the district's layers changed (an import), in
     /// milliseconds; when they did, the in-memory indexes are rebuilt and swapped in.
     pub reload_interval_ms: u64,
+    /// Origins besides the server's own (`scheme://host[:port]`, e.g. `https://ops.example.cn`)
+    /// whose pages may send state-changing requests (POST, PUT, PATCH, DELETE) and open the live
+    /// feed; any other `Origin` is refused. The server's own origin is the request's `Host`
+    /// with `http`, or the scheme a proxy names in `X-Forwarded-Proto`.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             rules_file: None,
             fallback_department: None,
             reload_interval_ms: 2000,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -118,11 +124,16 @@ mod tests {
     fn file_overrides_defaults_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "seed = 9\nsim = false\n").expect("write");
+        std::fs::write(
+            &good,
+            "seed = 9\nsim = false\nallowed_origins = [\"https://ops.example.cn\"]\n",
+        )
+        .expect("write");
         let c = Config::from_file(&good).expect("valid file");
         assert_eq!(c.seed, 9);
         assert!(!c.sim);
         assert_eq!(c.addr, Config::default().addr);
+        assert_eq!(c.allowed_origins, ["https://ops.example.cn"]);
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "sed = 9\n").expect("write");

@@ -8,4 +8,5 @@ mod osm;
 mod own_district;
 mod reload;
 mod seams;
+mod security;
 mod spatial;

@@ -23,6 +23,14 @@ pub enum Error {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Refused whoever asks: a cross-site request, or one a browser sent without its `Origin`.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The path or the query string is longer than any route of ours needs.
+    #[error("{0}")]
+    UriTooLong(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -37,6 +45,13 @@ impl Error {
         }
     }
 
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Error::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -46,6 +61,9 @@ impl Error {
             Error::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Error::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Error::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             Error::Store(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -51,6 +51,11 @@ pub struct Config {
     /// The address users reach onegrid at (e.g. `https://onegrid.example.gov.cn`), for the
     /// screen URLs the command line prints; an `https` URL also marks cookies `Secure`.
     pub public_url: Option<String>,
+    /// Origins besides the server's own (`scheme://host[:port]`, e.g. `https://ops.example.cn`)
+    /// whose pages may send state-changing requests (POST, PUT, PATCH, DELETE) and open the live
+    /// feed; any other `Origin` is refused. The server's own origin is the request's `Host`
+    /// with `http`, or the scheme a proxy names in `X-Forwarded-Proto`.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -74,6 +79,7 @@ impl Default for Config {
             session_absolute_hours: 7 * 24,
             api_rate_per_minute: 600,
             public_url: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -139,11 +145,16 @@ mod tests {
     fn file_overrides_defaults_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "seed = 9\nsim = false\n").expect("write");
+        std::fs::write(
+            &good,
+            "seed = 9\nsim = false\nallowed_origins = [\"https://ops.example.cn\"]\n",
+        )
+        .expect("write");
         let c = Config::from_file(&good).expect("valid file");
         assert_eq!(c.seed, 9);
         assert!(!c.sim);
         assert_eq!(c.addr, Config::default().addr);
+        assert_eq!(c.allowed_origins, ["https://ops.example.cn"]);
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "sed = 9\n").expect("write");

@@ -132,6 +132,10 @@ struct ServeArgs {
     /// that no other rule covers.
     #[arg(long, env = "ONEGRID_FALLBACK_DEPARTMENT")]
     fallback_department: Option<String>,
+    /// Origins besides the server's own whose pages may change data and open the live feed,
+    /// comma-separated, e.g. "https://ops.example.cn,https://wall.example.cn".
+    #[arg(long, env = "ONEGRID_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Option<Vec<String>>,
 }
 
 impl ServeArgs {
@@ -166,6 +170,13 @@ impl ServeArgs {
         }
         if let Some(v) = self.fallback_department {
             c.fallback_department = Some(v);
+        }
+        if let Some(v) = self.allowed_origins {
+            c.allowed_origins = v
+                .into_iter()
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
         }
         Ok(c)
     }

@@ -1050,3 +1050,59 @@ fn live_feed_without_an_upgrade() {
     );
     bench.stop();
 }
+
+#[test]
+fn zz_probe() {
+    let bench = Bench::start();
+    let server = &bench.server;
+    bench.block_on(async {
+        for (m, p) in [
+            ("POST", "/api/v1/incidents/1"),
+            ("DELETE", "/api/v1/incidents"),
+            ("PUT", "/api/v1/session/password"),
+            ("GET", "/api/v1/session/password"),
+            ("GET", "/tiles/a/b/c"),
+            ("GET", "/tiles//0/0/0.mvt"),
+            ("GET", "/api/v1/map/boundaries/"),
+            ("GET", "/api/v1/incidents//"),
+            ("POST", "/ws"),
+            ("GET", "/api/v1/spatial/nearby?lat=1&lat=2"),
+            ("GET", "/tiles/roads/0/0/0.mvt"),
+        ] {
+            let r = server
+                .client()
+                .request(m.parse().unwrap(), server.url(p))
+                .send()
+                .await
+                .unwrap();
+            let s = r.status();
+            let ct = format!("{:?}", r.headers().get("content-type"));
+            println!(
+                "PROBE {m} {p} -> {s} {ct} {:?}",
+                r.text()
+                    .await
+                    .unwrap()
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            );
+        }
+        let long = format!("/api/v1/incidents?x={}", "a".repeat(70_000));
+        let mut c = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        c.write_all(format!("GET {long} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut buf = vec![0; 2000];
+        let n = c.read(&mut buf).await.unwrap_or(0);
+        println!("PROBE long uri -> {:?}", String::from_utf8_lossy(&buf[..n]));
+        let long = format!("/api/v1/incidents?x={}", "a".repeat(500_000));
+        let mut c = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let _ = c
+            .write_all(format!("GET {long} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await;
+        let n = c.read(&mut buf).await.unwrap_or(0);
+        println!("PROBE 500k uri -> {:?}", String::from_utf8_lossy(&buf[..n]));
+    });
+    bench.stop();
+}

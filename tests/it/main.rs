@@ -12,4 +12,5 @@ mod own_district;
 mod reload;
 mod scope;
 mod seams;
+mod security;
 mod spatial;

@@ -20,6 +20,8 @@ pub enum Error {
     Unprocessable { code: &'static str, message: String },
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
+    /// The caller may not do this (its role or scope), or a browser's request came from another
+    /// site or without its `Origin`.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{message}")]
@@ -36,6 +38,11 @@ pub enum Error {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The path or the query string is longer than any route of ours needs.
+    #[error("{0}")]
+    UriTooLong(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -77,6 +84,8 @@ impl Error {
             Error::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Error::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             Error::Store(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

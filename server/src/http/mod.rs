@@ -1,5 +1,7 @@
 //! HTTP: routes, extractors and errors. Handlers parse at the edge and call the incident
 //! service, the store or the prepared map layers; they hold no SQL and no spatial logic.
+//! `security` wraps every route: security headers and the page's script nonce, origin checks on
+//! state-changing requests, length limits, and a 500 for a handler that panics.
 
 mod audit;
 pub mod auth;
@@ -9,12 +11,15 @@ mod incidents;
 mod live;
 mod map;
 mod rate_limit;
+mod security;
 mod session;
 mod spatial;
 mod tiles;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef, OriginalUri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -28,6 +33,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use audit::to_csv as audit_csv;
 pub use error::{Error, MAX_BODY_BYTES};
 pub use rate_limit::RateLimiter;
+pub use security::{CspNonce, MAX_PATH_BYTES, MAX_QUERY_BYTES};
 
 use crate::AppState;
 
@@ -61,11 +67,13 @@ pub fn router(state: AppState) -> Router {
         .route("/map/info", get(map::info))
         .route("/map/boundaries/{level}", get(map::boundaries))
         .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
     let site = state.config.site_dir.clone();
     let routes = generate_route_list(App);
     let leptos = state.leptos.clone();
+    let edge = Arc::new(security::Edge::new(&state.config.allowed_origins));
     let cache_static = SetResponseHeaderLayer::if_not_present(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -88,13 +96,19 @@ pub fn router(state: AppState) -> Router {
                 .layer(cache_static)
                 .service(ServeDir::new(site.join("assets"))),
         )
-        .leptos_routes(&state, routes, move || shell(leptos.clone()))
+        .leptos_routes_with_context(&state, routes, security::provide_nonce, move || {
+            shell(leptos.clone())
+        })
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_login_for_pages,
         ))
+        // Bodies read outside the API (none yet) are held to the same limit.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(edge, security::edge))
         .with_state(state)
 }
 
@@ -125,6 +139,10 @@ async fn healthz() -> impl IntoResponse {
 
 async fn api_not_found(uri: Uri) -> Error {
     Error::NotFound(format!("no API route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Error {
+    Error::MethodNotAllowed(format!("{method} is not accepted at {}", uri.path()))
 }
 
 async fn not_found(uri: Uri) -> impl IntoResponse {

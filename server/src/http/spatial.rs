@@ -1,4 +1,6 @@
-//! `/api/v1/spatial/nearby` and `/api/v1/spatial/locate`.
+//! `/api/v1/spatial/nearby` and `/api/v1/spatial/locate`. A nearby query is bounded at the
+//! edge: its radius (`Radius`, at most `MAX_RADIUS_M`), the number of assets answered (`limit`,
+//! the nearest first) and the length of its `layers` list.
 
 use axum::extract::State;
 use axum::http::header;
@@ -11,6 +13,14 @@ use crate::accounts::Actor;
 use crate::spatial::{LonLat, Radius};
 use crate::AppState;
 
+/// Assets a nearby query answers when it names no `limit`, and the most it may ask for; the
+/// nearest come first, so a smaller page is the nearest part of a larger one.
+const DEFAULT_NEARBY_LIMIT: usize = 1000;
+const MAX_NEARBY_LIMIT: usize = 5000;
+
+/// Longest `layers` list: every layer named once, with room for spaces.
+const MAX_LAYERS_CHARS: usize = 64;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NearbyParams {
@@ -18,6 +28,7 @@ pub struct NearbyParams {
     lon: f64,
     radius_m: f64,
     layers: Option<String>,
+    limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,10 +43,29 @@ fn point(lon: f64, lat: f64) -> Result<LonLat, Error> {
 }
 
 /// Checked parameters of a nearby query.
-fn nearby_query(p: &NearbyParams) -> Result<(LonLat, Radius, Vec<AssetLayer>), Error> {
+fn nearby_query(p: &NearbyParams) -> Result<NearbyQuery, Error> {
     let at = point(p.lon, p.lat)?;
     let radius = Radius::parse(p.radius_m)
         .map_err(|e| Error::bad_request("invalid_radius", e.to_string()))?;
+    let limit = p.limit.unwrap_or(DEFAULT_NEARBY_LIMIT);
+    if !(1..=MAX_NEARBY_LIMIT).contains(&limit) {
+        return Err(Error::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_NEARBY_LIMIT} (the nearest first)"),
+        ));
+    }
+    if p.layers
+        .as_deref()
+        .is_some_and(|l| l.chars().count() > MAX_LAYERS_CHARS)
+    {
+        return Err(Error::bad_request(
+            "bad_query",
+            format!(
+                "layers is longer than {MAX_LAYERS_CHARS} characters; name some of buildings, \
+                 roads, pipelines and pois, separated by commas"
+            ),
+        ));
+    }
     let layers = match p.layers.as_deref() {
         None | Some("") => AssetLayer::ALL.to_vec(),
         Some(list) => list
@@ -50,7 +80,19 @@ fn nearby_query(p: &NearbyParams) -> Result<(LonLat, Radius, Vec<AssetLayer>), E
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
-    Ok((at, radius, layers))
+    Ok(NearbyQuery {
+        at,
+        radius,
+        layers,
+        limit,
+    })
+}
+
+struct NearbyQuery {
+    at: LonLat,
+    radius: Radius,
+    layers: Vec<AssetLayer>,
+    limit: usize,
 }
 
 pub async fn nearby(
@@ -58,10 +100,14 @@ pub async fn nearby(
     _actor: Actor,
     Query(p): Query<NearbyParams>,
 ) -> Result<Json<NearbyAnswer>, Error> {
-    let (at, radius, layers) = nearby_query(&p)?;
-    Ok(Json(NearbyAnswer {
-        features: state.district.current().spatial.nearby(at, radius, &layers),
-    }))
+    let q = nearby_query(&p)?;
+    let mut features = state
+        .district
+        .current()
+        .spatial
+        .nearby(q.at, q.radius, &q.layers);
+    features.truncate(q.limit);
+    Ok(Json(NearbyAnswer { features }))
 }
 
 /// The same query as GeoJSON with whole geometries, for highlighting on the map.
@@ -70,13 +116,14 @@ pub async fn nearby_geojson(
     _actor: Actor,
     Query(p): Query<NearbyParams>,
 ) -> Result<impl IntoResponse, Error> {
-    let (at, radius, layers) = nearby_query(&p)?;
+    let q = nearby_query(&p)?;
     let district = state.district.current();
     let features = district
         .spatial
         .assets
-        .nearby(at, radius, &layers)
+        .nearby(q.at, q.radius, &q.layers)
         .into_iter()
+        .take(q.limit)
         .map(|n| geojson::Feature {
             geometry: Some(geojson::Geometry::from(&n.asset.geometry)),
             properties: serde_json::json!({

@@ -311,6 +311,12 @@ pub(crate) fn clean_polygonal(
     polygons: Vec<Vec<Vec<Coord>>>,
     tf: Transform<'_>,
 ) -> Result<(MultiPolygon<f64>, Vec<String>), String> {
+    let total: usize = polygons.iter().flatten().map(Vec::len).sum();
+    if total > MAX_GEOMETRY_VERTICES {
+        return Err(format!(
+            "geometry has {total} vertices, more than the limit of {MAX_GEOMETRY_VERTICES}"
+        ));
+    }
     let multi = polygons.len() > 1;
     let mut repairs = Vec::new();
     let mut parts: Vec<Part> = Vec::new();

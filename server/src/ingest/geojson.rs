@@ -42,11 +42,14 @@ pub fn read(
     let tf = move |x: f64, y: f64| crs::to_wgs84(crs, x, y);
     let mut out = Collector::new(file);
     for (done, item) in features.into_iter().enumerate() {
+        if out.is_full() {
+            break;
+        }
         out.read_one();
         convert_feature(&mut out, item, target, &tf, fields, default_owner);
         progress(done as u64 + 1, total);
     }
-    Ok(out.finish())
+    out.finish()
 }
 
 /// One feature as found: its position in the file and its content, or why its line could not

@@ -7,6 +7,11 @@
 //! dropped or changed on the way is listed in the report ([`Imported::issues`]) with its file,
 //! its index or id, and the reason.
 //!
+//! Hostile files cost bounded memory: a feature past [`MAX_RING_VERTICES`] in one ring or line
+//! or [`MAX_GEOMETRY_VERTICES`] in all is rejected (and reported), and a file whose features
+//! hold more than [`MAX_IMPORT_VERTICES`] vertices together fails as a whole
+//! ([`IngestError::TooManyVertices`]) rather than fill the server's memory.
+//!
 //! This module only parses and cleans: it reads the file (or byte buffer) it is given and
 //! returns plain values. It knows nothing of SQL, HTTP or the store; the CLI and the server decide
 //! what to do with an [`Imported`]. Nothing here is async.
@@ -24,11 +29,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use geo::CoordsIter;
+
 pub use clean::{MAX_GEOMETRY_VERTICES, MAX_RING_VERTICES};
 pub use crs::{Crs, CrsChoice};
 pub use feature::{Field, FieldMap};
 
 use crate::district::{Asset, AssetLayer, Jurisdiction, Level};
+
+/// Most vertices one import may hold in all its features (about 800 MB as coordinates, before
+/// the indexes built on them); a larger file is refused, to be imported in parts.
+pub const MAX_IMPORT_VERTICES: usize = 50_000_000;
 
 /// Callback told `(done, total)` as a file is read: bytes for OSM PBF, features for GeoJSON,
 /// records for a shapefile.
@@ -265,6 +276,11 @@ pub enum IngestError {
     },
     #[error("{file}: the file is empty")]
     Empty { file: String },
+    #[error(
+        "{file}: its features hold more than {limit} vertices in all, more than one import may \
+         hold; nothing was imported: split it (one layer, or one part of the city, per file)"
+    )]
+    TooManyVertices { file: String, limit: usize },
     #[error(
         "{file}: neither GeoJSON, a shapefile nor an OSM PBF file (it starts with {start}); \
          name the format explicitly if it is one of them"
@@ -505,22 +521,57 @@ fn describe_start(bytes: &[u8]) -> String {
     format!("bytes {}", hex.join(" "))
 }
 
-/// Gathers a reader's output: checks ids are unique and records issues.
+/// Gathers a reader's output: checks ids are unique, records issues and counts vertices
+/// against [`MAX_IMPORT_VERTICES`].
 pub(crate) struct Collector {
     file: String,
     out: Imported,
     asset_ids: HashMap<(AssetLayer, String), String>,
     codes: HashMap<String, String>,
+    vertices: usize,
+    vertex_limit: usize,
+    /// The limit was passed: what was gathered is dropped and [`Collector::finish`] fails.
+    full: bool,
 }
 
 impl Collector {
     pub fn new(file: &str) -> Collector {
+        Collector::with_vertex_limit(file, MAX_IMPORT_VERTICES)
+    }
+
+    pub fn with_vertex_limit(file: &str, vertex_limit: usize) -> Collector {
         Collector {
             file: file.into(),
             out: Imported::default(),
             asset_ids: HashMap::new(),
             codes: HashMap::new(),
+            vertices: 0,
+            vertex_limit,
+            full: false,
         }
+    }
+
+    /// True once the file holds more vertices than one import may: readers stop there.
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// Counts a feature's vertices; past the limit, drops everything gathered (the import
+    /// fails) and returns false.
+    fn take_vertices(&mut self, count: usize) -> bool {
+        if self.full {
+            return false;
+        }
+        self.vertices = self.vertices.saturating_add(count);
+        if self.vertices > self.vertex_limit {
+            self.full = true;
+            self.out.assets = Vec::new();
+            self.out.jurisdictions = Vec::new();
+            self.asset_ids = HashMap::new();
+            self.codes = HashMap::new();
+            return false;
+        }
+        true
     }
 
     pub fn read_one(&mut self) {
@@ -560,6 +611,9 @@ impl Collector {
             self.reject(feature, reason);
             return;
         }
+        if !self.take_vertices(asset.geometry.coords_count()) {
+            return;
+        }
         self.asset_ids.insert(key, feature.into());
         self.repaired(feature, repairs);
         self.out.assets.push(asset);
@@ -575,13 +629,23 @@ impl Collector {
             self.reject(feature, reason);
             return;
         }
+        if !self.take_vertices(j.geometry.coords_count()) {
+            return;
+        }
         self.codes.insert(j.code.clone(), feature.into());
         self.repaired(feature, repairs);
         self.out.jurisdictions.push(j);
     }
 
-    pub fn finish(self) -> Imported {
-        self.out
+    /// What was gathered, or [`IngestError::TooManyVertices`] when the file held too much.
+    pub fn finish(self) -> Result<Imported, IngestError> {
+        if self.full {
+            return Err(IngestError::TooManyVertices {
+                file: self.file,
+                limit: self.vertex_limit,
+            });
+        }
+        Ok(self.out)
     }
 }
 
@@ -611,6 +675,34 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, IngestError::UnknownFormat { .. }), "{err}");
         assert!(err.to_string().contains("50 4b 03 04"), "{err}");
+    }
+
+    #[test]
+    fn a_file_past_the_vertex_limit_fails_as_a_whole() {
+        let road = |id: &str| Asset {
+            layer: AssetLayer::Roads,
+            id: id.into(),
+            name: String::new(),
+            kind: "primary".into(),
+            owner: "d".into(),
+            props: Default::default(),
+            geometry: geo::Geometry::LineString(vec![(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)].into()),
+        };
+        let mut out = Collector::with_vertex_limit("big.geojson", 7);
+        out.asset("#0", road("a"), vec![]);
+        out.asset("#1", road("b"), vec![]);
+        assert!(!out.is_full());
+        out.asset("#2", road("c"), vec![]);
+        assert!(
+            out.is_full() && out.out.assets.is_empty(),
+            "what was gathered is dropped"
+        );
+        let err = out.finish().unwrap_err();
+        assert!(
+            matches!(err, IngestError::TooManyVertices { limit: 7, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("more than 7 vertices"), "{err}");
     }
 
     #[test]

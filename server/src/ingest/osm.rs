@@ -190,16 +190,26 @@ pub fn read(
     drop(needed_nodes);
 
     let mut out = Collector::new(file);
+    // Each stops once the file holds more vertices than one import may.
     for way in &ways {
+        if out.is_full() {
+            break;
+        }
         build_way(&mut out, way, &nodes, default_owner);
     }
     for rel in &relations {
+        if out.is_full() {
+            break;
+        }
         build_relation(&mut out, rel, &member_ways, &nodes, default_owner);
     }
     for poi in &pois {
+        if out.is_full() {
+            break;
+        }
         build_poi(&mut out, poi, default_owner);
     }
-    let mut imported = out.finish();
+    let mut imported = out.finish()?;
     crate::hierarchy::assign_parents(&mut imported.jurisdictions);
     Ok(imported)
 }
@@ -683,6 +693,8 @@ fn build_relation(
     let mut inner_ways = Vec::new();
     let mut missing_ways = 0;
     let mut way_count = 0;
+    // A relation may name the same long way again and again: count before copying.
+    let mut vertices = 0usize;
     for (way_id, role) in &rel.members {
         let inner = match role.as_str() {
             "outer" | "" | "exclave" => false,
@@ -690,6 +702,17 @@ fn build_relation(
             _ => continue,
         };
         way_count += 1;
+        vertices = vertices.saturating_add(member_ways.get(way_id).map_or(0, Vec::len));
+        if vertices > clean::MAX_GEOMETRY_VERTICES {
+            out.reject(
+                &feature,
+                format!(
+                    "its member ways hold more than {} vertices, the limit for one geometry",
+                    clean::MAX_GEOMETRY_VERTICES
+                ),
+            );
+            return;
+        }
         match member_ways.get(way_id) {
             Some(refs) if inner => inner_ways.push(refs.clone()),
             Some(refs) => outer_ways.push(refs.clone()),

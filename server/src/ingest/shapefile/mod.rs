@@ -104,6 +104,9 @@ pub fn read(
     progress(0, total);
     let mut out = Collector::new(&file);
     for (index, record) in records.iter().enumerate() {
+        if out.is_full() {
+            break;
+        }
         if let Some(props) = table.record(index, encoding) {
             out.read_one();
             let geometry = shp::geometry(record.content, header.base_type)
@@ -126,7 +129,7 @@ pub fn read(
         }
         progress(index as u64 + 1, total);
     }
-    Ok(out.finish())
+    out.finish()
 }
 
 /// A small text sibling (`.prj`, `.cpg`), refused when implausibly large.

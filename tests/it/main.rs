@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod live;
+mod openapi;
 mod osm;
 mod own_district;
 mod reload;

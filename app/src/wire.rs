@@ -13,6 +13,7 @@ pub const WS_PROTOCOL: &str = "onegrid.live.v1";
 
 /// Levels of the jurisdiction hierarchy, outermost first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     District,
@@ -58,6 +59,7 @@ impl Level {
 
 /// Asset layers (部件).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssetLayer {
     Buildings,
@@ -99,6 +101,7 @@ pub enum Lang {
 
 /// Incident categories, by code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     FallenTree,
@@ -176,6 +179,7 @@ impl Category {
 
 /// `GET /api/v1/categories` item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CategoryInfo {
     pub code: String,
     pub label_zh: String,
@@ -194,6 +198,7 @@ impl From<Category> for CategoryInfo {
 
 /// Where an incident is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Reported,
@@ -247,17 +252,29 @@ impl IncidentStatus {
 
 /// `POST /api/v1/incidents` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewIncident {
+    /// A category code (`GET /api/v1/categories`).
+    #[cfg_attr(feature = "ssr", schema(value_type = Category))]
     pub category: String,
+    /// WGS84 latitude, degrees.
+    #[cfg_attr(feature = "ssr", schema(minimum = -90, maximum = 90, example = 23.02))]
     pub lat: f64,
+    /// WGS84 longitude, degrees.
+    #[cfg_attr(feature = "ssr", schema(minimum = -180, maximum = 180, example = 113.085))]
     pub lon: f64,
+    /// What is wrong, as the reporter says it (at most 4000 characters).
+    #[cfg_attr(feature = "ssr", schema(max_length = 4000))]
     pub description: String,
+    /// Who reported it (at most 100 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 100))]
     pub reporter: Option<String>,
 }
 
 /// An incident as the API and the live feed carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Incident {
     pub id: i64,
     /// `seq` of the event that produced this state; a client keeps the newest it has seen.
@@ -284,6 +301,7 @@ pub struct Incident {
 
 /// `GET /api/v1/stats`: the header's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Stats {
     /// Incidents reported since local midnight.
     pub today: i64,
@@ -297,6 +315,7 @@ pub struct Stats {
 
 /// Messages the server sends on `/ws`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message: protocol version and the newest committed `seq`.
@@ -315,18 +334,23 @@ pub enum ServerMessage {
 
 /// `{"error":{"code","message"}}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
+    /// Stable, machine-readable: e.g. `bad_query`, `not_found`, `invalid_body`, `internal`.
     pub code: String,
+    /// For people; a 500 says only that something failed.
     pub message: String,
 }
 
 /// `GET /api/v1/map/info`: what the page needs to frame the district.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MapInfo {
     /// Name of the district, e.g. 禅城区.
     pub name: String,
@@ -342,6 +366,7 @@ pub struct MapInfo {
 
 /// One level of a jurisdiction chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JurisdictionRef {
     pub level: Level,
     pub code: String,
@@ -350,6 +375,7 @@ pub struct JurisdictionRef {
 
 /// A jurisdiction a point near a boundary could belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeamCandidate {
     pub level: Level,
     pub code: String,
@@ -360,12 +386,14 @@ pub struct SeamCandidate {
 
 /// The point lies near a boundary between jurisdictions: every candidate, for review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Seam {
     pub candidates: Vec<SeamCandidate>,
 }
 
 /// `GET /api/v1/spatial/locate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LocateAnswer {
     /// Outermost first; empty outside every jurisdiction.
     pub chain: Vec<JurisdictionRef>,
@@ -377,6 +405,7 @@ pub struct LocateAnswer {
 
 /// An asset near a point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NearbyFeature {
     pub layer: AssetLayer,
     pub id: String,
@@ -392,12 +421,14 @@ pub struct NearbyFeature {
 
 /// `GET /api/v1/spatial/nearby`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NearbyAnswer {
     pub features: Vec<NearbyFeature>,
 }
 
 /// A department, as answers name it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DepartmentRef {
     pub code: String,
     pub name_zh: String,
@@ -407,6 +438,7 @@ pub struct DepartmentRef {
 
 /// The department proposed as responsible, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Responsibility {
     /// `None` when no rule in force covers the incident: it is accepted and a person routes it
     /// (`review_required` is then true, and the explanation says why).
@@ -421,6 +453,7 @@ pub struct Responsibility {
 
 /// What onegrid worked out about an incident's place when it was reported.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Analysis {
     #[serde(default)]
     pub jurisdiction: Vec<JurisdictionRef>,
@@ -439,6 +472,7 @@ pub struct Analysis {
 
 /// A department of the district (`GET /api/v1/departments`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DepartmentInfo {
     pub code: String,
     pub name_zh: String,
@@ -453,6 +487,7 @@ pub struct DepartmentInfo {
 /// code starts with one of `streets` (empty: any) and, if `layer` is given, an asset of that
 /// layer (of one of `kinds` and `owners`, when given) lies within `within_m` metres.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResponsibilityRule {
     pub id: String,
@@ -474,6 +509,7 @@ pub struct ResponsibilityRule {
 
 /// A rule of the file that is not in force, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SkippedRule {
     /// Position in the file, from 1.
     pub index: usize,
@@ -485,6 +521,7 @@ pub struct SkippedRule {
 
 /// A problem with a rules file as a whole, in English and Chinese.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RulesProblem {
     pub message: String,
     pub message_zh: String,
@@ -493,6 +530,7 @@ pub struct RulesProblem {
 /// The responsibility rules as loaded (`GET /api/v1/rules`): those in force, in order (the
 /// first that matches decides), those skipped and why, and problems with the file as a whole.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RulesReport {
     /// The rules file read.
     pub file: String,

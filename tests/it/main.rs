@@ -7,6 +7,7 @@ mod browser;
 mod browser_scope;
 mod hostile;
 mod live;
+mod openapi;
 mod osm;
 mod own_district;
 mod reload;

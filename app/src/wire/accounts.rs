@@ -8,6 +8,7 @@ use super::{Lang, Level};
 
 /// What a caller may do. The names are the same on the wire and on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including accounts and the audit trail.
@@ -118,6 +119,7 @@ impl Role {
 
 /// What part of the district a caller sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ScopeInfo {
     /// Every incident of the district.
@@ -160,6 +162,7 @@ impl ScopeInfo {
 
 /// Kind of credential a caller presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallerKind {
     User,
@@ -169,6 +172,7 @@ pub enum CallerKind {
 
 /// `GET /api/v1/session` (and the answer to a login): who is logged in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub kind: CallerKind,
     /// The username, the screen's or the API client's name.
@@ -186,6 +190,7 @@ pub struct SessionInfo {
 
 /// `POST /api/v1/session` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -194,6 +199,7 @@ pub struct LoginRequest {
 
 /// `POST /api/v1/session/password` body: the logged-in user sets a new password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
@@ -202,6 +208,7 @@ pub struct PasswordChange {
 
 /// One row of the audit trail (`GET /api/v1/audit`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,

@@ -17,7 +17,8 @@ const DEFAULT_LIMIT: u32 = 200;
 const MAX_LIMIT: u32 = 10_000;
 const MAX_FILTER_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// RFC 3339; rows at or after it.
@@ -59,6 +60,19 @@ fn filter(name: &str, value: Option<String>) -> Result<Option<String>, Error> {
     }
 }
 
+/// The audit trail, newest first: who did what, when, from where, with the event `seq`.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "accounts",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The rows (or CSV with `format=csv`).", body = Vec<AuditEntry>),
+        (status = 400, description = "`bad_query`.", body = onegrid_app::wire::ErrorBody),
+        (status = 401, description = "`unauthenticated`.", body = onegrid_app::wire::ErrorBody),
+        (status = 403, description = "`forbidden`: administrators only.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,

@@ -204,6 +204,17 @@ pub async fn require_login_for_pages(
 
 /// `GET /screen?token=…`: a wall screen's link. A live token is kept in an HttpOnly cookie and
 /// the screen goes on to the wall view, so the token does not stay in the address bar.
+#[utoipa::path(
+    get,
+    path = "/screen",
+    tag = "accounts",
+    security(),
+    params(("token" = String, Query, description = "The screen's token, as `onegrid screen add` prints it.")),
+    responses(
+        (status = 303, description = "The token is kept in the `onegrid_screen` cookie; on to `/`."),
+        (status = 401, description = "The link is invalid or revoked (a plain-text page)."),
+    ),
+)]
 pub async fn open_screen(State(state): State<AppState>, parts: Parts) -> Result<Response, Error> {
     let token = parts
         .uri

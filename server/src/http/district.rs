@@ -10,6 +10,16 @@ use super::error::{Error, Json};
 use crate::accounts::Actor;
 use crate::AppState;
 
+/// The district's departments.
+#[utoipa::path(
+    get,
+    path = "/departments",
+    tag = "district",
+    responses(
+        (status = 200, description = "Every department.", body = Vec<DepartmentInfo>),
+        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn departments(
     State(state): State<AppState>,
     _actor: Actor,
@@ -29,6 +39,14 @@ pub async fn departments(
     ))
 }
 
+/// The responsibility rules in force (the first that matches decides), those skipped and why,
+/// and problems with the rules file as a whole.
+#[utoipa::path(
+    get,
+    path = "/rules",
+    tag = "district",
+    responses((status = 200, description = "The rules as loaded.", body = RulesReport)),
+)]
 pub async fn rules(
     State(state): State<AppState>,
     actor: Actor,

@@ -16,10 +16,32 @@ use crate::AppState;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
+/// The incident categories, with their labels in Chinese and English.
+#[utoipa::path(
+    get,
+    path = "/categories",
+    tag = "incidents",
+    responses((status = 200, description = "Every category, in display order.", body = Vec<CategoryInfo>)),
+)]
 pub async fn categories(_actor: Actor) -> Json<Vec<CategoryInfo>> {
     Json(Category::ALL.into_iter().map(CategoryInfo::from).collect())
 }
 
+/// Reports an incident: it is located in the district's jurisdictions, analysed (seam, nearby
+/// assets, proposed department), committed with its event and then announced on `/ws`.
+#[utoipa::path(
+    post,
+    path = "/incidents",
+    tag = "incidents",
+    responses(
+        (status = 201, description = "Reported: the incident as committed, with its analysis.", body = Incident),
+        (status = 400, description = "`malformed_json`: the body is not JSON.", body = onegrid_app::wire::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = onegrid_app::wire::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = onegrid_app::wire::ErrorBody),
+        (status = 422, description = "`invalid_body` (missing or mistyped field), `unknown_category`, `invalid_coordinates`, `outside_district`, `not_in_a_grid`, `description_too_long` or `reporter_too_long`.", body = onegrid_app::wire::ErrorBody),
+        (status = 500, description = "`internal`: the incident was not committed.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn report(
     State(state): State<AppState>,
     actor: Actor,
@@ -29,12 +51,29 @@ pub async fn report(
     Ok((StatusCode::CREATED, Json(incident)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// How many incidents to answer.
+    #[param(minimum = 1, maximum = 1000, default = json!(DEFAULT_LIMIT))]
     limit: Option<u32>,
+    /// Only incidents in this status; empty or absent: every status.
+    #[param(value_type = Option<IncidentStatus>)]
     status: Option<String>,
 }
 
+/// The newest incidents first.
+#[utoipa::path(
+    get,
+    path = "/incidents",
+    tag = "incidents",
+    params(ListParams),
+    responses(
+        (status = 200, description = "The newest incidents, newest first.", body = Vec<Incident>),
+        (status = 400, description = "`bad_query`: `limit` out of range, an unknown `status`, or a malformed query.", body = onegrid_app::wire::ErrorBody),
+        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -67,6 +106,19 @@ pub async fn list(
     Ok(Json(incidents))
 }
 
+/// One incident in its current state.
+#[utoipa::path(
+    get,
+    path = "/incidents/{id}",
+    tag = "incidents",
+    params(("id", Path, description = "The incident's id.", example = 1)),
+    responses(
+        (status = 200, description = "The incident.", body = Incident),
+        (status = 400, description = "`bad_path`: the id is not an integer.", body = onegrid_app::wire::ErrorBody),
+        (status = 404, description = "`not_found`: no incident with this id.", body = onegrid_app::wire::ErrorBody),
+        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn one(
     State(state): State<AppState>,
     actor: Actor,
@@ -83,10 +135,30 @@ pub async fn one(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct StatusBody {
+    /// The new status.
+    #[schema(value_type = IncidentStatus)]
     status: String,
 }
 
+/// Moves an incident to another status; the change is committed with its event and announced
+/// on `/ws`.
+#[utoipa::path(
+    post,
+    path = "/incidents/{id}/status",
+    tag = "incidents",
+    params(("id", Path, description = "The incident's id.", example = 1)),
+    responses(
+        (status = 200, description = "The incident in its new state.", body = Incident),
+        (status = 400, description = "`bad_path` (the id is not an integer) or `malformed_json`.", body = onegrid_app::wire::ErrorBody),
+        (status = 404, description = "`not_found`: no incident with this id.", body = onegrid_app::wire::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = onegrid_app::wire::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = onegrid_app::wire::ErrorBody),
+        (status = 422, description = "`invalid_body` (missing, mistyped or unknown field) or `unknown_status`.", body = onegrid_app::wire::ErrorBody),
+        (status = 500, description = "`internal`: the change was not committed.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn change_status(
     State(state): State<AppState>,
     actor: Actor,
@@ -108,6 +180,16 @@ pub async fn change_status(
         .ok_or_else(|| Error::NotFound(format!("no incident {id}")))
 }
 
+/// The header's counts: reported and resolved since local midnight, open, and the newest `seq`.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "incidents",
+    responses(
+        (status = 200, description = "The counts.", body = Stats),
+        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn stats(State(state): State<AppState>, actor: Actor) -> Result<Json<Stats>, Error> {
     let offset = state.config.utc_offset();
     let now = state.clock.now();

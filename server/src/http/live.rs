@@ -14,11 +14,36 @@ use crate::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// Last `seq` the client has seen; events after it are replayed.
+    #[param(minimum = 0, example = 0)]
     since: Option<i64>,
 }
 
+/// The live feed: a WebSocket speaking `onegrid.live.v1`.
+///
+/// Every message is a JSON text frame, a `ServerMessage` tagged by `type`. The first is `hello`
+/// (`protocol`: `onegrid.live.v1`, `seq`: the newest committed event). With `since`, the events
+/// after it are replayed first (`incident`, each with its `seq`), then live ones follow, in `seq`
+/// order with none skipped or repeated. `heartbeat` (with the newest `seq`) comes when nothing
+/// else did for a while, so a quiet feed can be told from a dead one. `resync` tells a client
+/// that fell behind (or asked for more than the server replays) to reload its state over HTTP
+/// and reconnect with the `seq` it is current to. `district_changed` (with its `generation`)
+/// says imported layers are now served: tiles and map layers fetched before may be stale. The
+/// client sends nothing but pings and a close.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "live",
+    params(LiveParams),
+    responses(
+        (status = 101, description = "Switching protocols: the WebSocket is open; every message is a `ServerMessage`.", body = onegrid_app::wire::ServerMessage),
+        (status = 400, description = "`bad_query` (`since` negative or not an integer, or an unknown parameter), or a request that is not a WebSocket upgrade (plain text).", body = onegrid_app::wire::ErrorBody),
+        (status = 426, description = "Upgrade required: the connection cannot be upgraded (plain text)."),
+    ),
+)]
 pub async fn upgrade(
     State(state): State<AppState>,
     caller: Caller,

@@ -36,10 +36,45 @@ fn geojson_response(headers: &HeaderMap, generation: u64, body: Bytes) -> Respon
         .into_response()
 }
 
+/// What the page needs to frame the district: its name, centre, bounds, time zone and the
+/// deepest tile zoom.
+#[utoipa::path(
+    get,
+    path = "/map/info",
+    tag = "map",
+    responses((status = 200, description = "The district's frame.", body = MapInfo)),
+)]
 pub async fn info(State(state): State<AppState>, _actor: Actor) -> Json<MapInfo> {
     Json(state.district.current().map.info.clone())
 }
 
+/// The boundaries of one jurisdiction level as GeoJSON, prepared when the district was loaded.
+#[utoipa::path(
+    get,
+    path = "/map/boundaries/{level}",
+    tag = "map",
+    params(
+        ("level", Path, description = "`district`, `street`, `community` or `grid`, optionally followed by `.geojson`.", pattern = "^(district|street|community|grid)(\\.geojson)?$", example = "grid"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 when the district has not changed since."),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "A GeoJSON FeatureCollection of the level's jurisdictions (`code`, `name`, `level` and `parent` as properties).",
+            content_type = "application/geo+json",
+            body = Object,
+            headers(
+                ("ETag" = String, description = "Weak tag naming the generation of the loaded district, e.g. `W/\"g42\"`."),
+                ("Cache-Control" = String, description = "`public, max-age=60`."),
+            ),
+        ),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current.", headers(
+                ("ETag" = String, description = "Weak tag naming the generation of the loaded district, e.g. `W/\"g42\"`."),
+                ("Cache-Control" = String, description = "`public, max-age=60`."),
+            )),
+        (status = 404, description = "`not_found`: no such level.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn boundaries(
     State(state): State<AppState>,
     _actor: Actor,

@@ -30,6 +30,21 @@ impl FromRequestParts<AppState> for Origin {
     }
 }
 
+/// Logs in: checks the username and password (every attempt is audited) and sets the session
+/// cookie (`onegrid_session`: HttpOnly, SameSite=Strict, Secure behind TLS).
+#[utoipa::path(
+    post,
+    path = "/session",
+    tag = "accounts",
+    security(),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in: who, and the session cookie.", body = SessionInfo),
+        (status = 401, description = "`bad_credentials`: wrong username or password.", body = onegrid_app::wire::ErrorBody),
+        (status = 422, description = "`invalid_login` or `invalid_body`.", body = onegrid_app::wire::ErrorBody),
+        (status = 429, description = "`too_many_attempts`: 5 failures for this user or address within 15 minutes; see `Retry-After`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     origin: Origin,
@@ -47,6 +62,16 @@ pub async fn login(
     Ok(response)
 }
 
+/// Who is logged in: the kind of caller, its name, role and scope.
+#[utoipa::path(
+    get,
+    path = "/session",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The caller.", body = SessionInfo),
+        (status = 401, description = "`unauthenticated`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn current(
     State(state): State<AppState>,
     caller: Caller,
@@ -54,6 +79,17 @@ pub async fn current(
     Ok(Json(session_info(&state, &caller.actor).await?))
 }
 
+/// Logs out: the session ends and its cookie is cleared (a screen forgets its cookie).
+#[utoipa::path(
+    delete,
+    path = "/session",
+    tag = "accounts",
+    responses(
+        (status = 204, description = "Logged out."),
+        (status = 400, description = "`not_a_session`: an API key has no session.", body = onegrid_app::wire::ErrorBody),
+        (status = 401, description = "`unauthenticated`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     origin: Origin,
@@ -81,6 +117,20 @@ pub async fn logout(
     Ok(response)
 }
 
+/// The logged-in user sets a new password: every session of the user ends, and a fresh one is
+/// set for the caller.
+#[utoipa::path(
+    post,
+    path = "/session/password",
+    tag = "accounts",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; a fresh session cookie is set."),
+        (status = 401, description = "`bad_credentials`: the current password is wrong, or `unauthenticated`.", body = onegrid_app::wire::ErrorBody),
+        (status = 403, description = "`not_a_user`: screens and API keys have no password.", body = onegrid_app::wire::ErrorBody),
+        (status = 422, description = "`weak_password` (at least 10 characters, not the username) or `invalid`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     origin: Origin,

@@ -23,18 +23,35 @@ const MAX_LAYERS_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NearbyParams {
+    /// WGS84 latitude, degrees.
+    #[param(minimum = -90, maximum = 90, example = 23.02)]
     lat: f64,
+    /// WGS84 longitude, degrees.
+    #[param(minimum = -180, maximum = 180, example = 113.085)]
     lon: f64,
+    /// Radius in metres: more than 0, at most 2000.
+    #[param(exclusive_minimum = 0, maximum = 2000, example = 200)]
     radius_m: f64,
+    /// Comma-separated asset layers (`buildings`, `roads`, `pipelines`, `pois`); empty or
+    /// absent: every layer.
+    #[param(example = "buildings,pois")]
     layers: Option<String>,
     limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LocateParams {
+    /// WGS84 latitude, degrees.
+    #[param(minimum = -90, maximum = 90, example = 23.02)]
     lat: f64,
+    /// WGS84 longitude, degrees.
+    #[param(minimum = -180, maximum = 180, example = 113.085)]
     lon: f64,
 }
 
@@ -95,6 +112,17 @@ struct NearbyQuery {
     limit: usize,
 }
 
+/// The assets within a radius of a point, nearest first, with their distance in metres.
+#[utoipa::path(
+    get,
+    path = "/spatial/nearby",
+    tag = "spatial",
+    params(NearbyParams),
+    responses(
+        (status = 200, description = "The assets within the radius, nearest first.", body = NearbyAnswer),
+        (status = 400, description = "`invalid_coordinates`, `invalid_radius`, `unknown_layer`, or `bad_query` (a parameter missing, mistyped or unknown).", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn nearby(
     State(state): State<AppState>,
     _actor: Actor,
@@ -111,6 +139,16 @@ pub async fn nearby(
 }
 
 /// The same query as GeoJSON with whole geometries, for highlighting on the map.
+#[utoipa::path(
+    get,
+    path = "/spatial/nearby.geojson",
+    tag = "spatial",
+    params(NearbyParams),
+    responses(
+        (status = 200, description = "A GeoJSON FeatureCollection: each feature an asset's whole geometry with `layer`, `id`, `name`, `kind`, `owner` and `distance_m` (metres) as properties.", content_type = "application/geo+json", body = Object),
+        (status = 400, description = "`invalid_coordinates`, `invalid_radius`, `unknown_layer`, or `bad_query` (a parameter missing, mistyped or unknown).", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn nearby_geojson(
     State(state): State<AppState>,
     _actor: Actor,
@@ -150,6 +188,18 @@ pub async fn nearby_geojson(
     ))
 }
 
+/// The jurisdiction chain a point lies in (district › street › community › grid), and the seam
+/// candidates when it lies near a boundary.
+#[utoipa::path(
+    get,
+    path = "/spatial/locate",
+    tag = "spatial",
+    params(LocateParams),
+    responses(
+        (status = 200, description = "The chain, outermost first (empty outside every jurisdiction), and the seam.", body = LocateAnswer),
+        (status = 400, description = "`invalid_coordinates`, or `bad_query` (a parameter missing, mistyped or unknown).", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn locate(
     State(state): State<AppState>,
     _actor: Actor,

@@ -15,6 +15,38 @@ use crate::AppState;
 /// How long a browser may use a tile without asking again.
 const CACHE_CONTROL: &str = "public, max-age=60";
 
+/// A Mapbox Vector Tile (MVT 2.1) of one layer, built from the loaded district and cached by
+/// its generation.
+#[utoipa::path(
+    get,
+    path = "/tiles/{layer}/{z}/{x}/{y}",
+    tag = "map",
+    params(
+        ("layer", Path, description = "`buildings`, `roads`, `pipelines`, `pois` or `jurisdictions`.", pattern = "^(buildings|roads|pipelines|pois|jurisdictions)$", example = "buildings"),
+        ("z", Path, description = "Zoom, 0 to 22.", minimum = 0, maximum = 22, example = 14),
+        ("x", Path, description = "Column, 0 to 2^z − 1.", minimum = 0, example = 13338),
+        ("y", Path, description = "Row, 0 to 2^z − 1, followed by `.mvt`.", pattern = "^[0-9]+\\.mvt$", example = "7115.mvt"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 when the district has not changed since."),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The tile (possibly empty).",
+            content_type = "application/vnd.mapbox-vector-tile",
+            headers(
+                ("ETag" = String, description = "Weak tag naming the generation of the loaded district, e.g. `W/\"g42\"`."),
+                ("Cache-Control" = String, description = "`public, max-age=60`."),
+            ),
+        ),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current.", headers(
+                ("ETag" = String, description = "Weak tag naming the generation of the loaded district, e.g. `W/\"g42\"`."),
+                ("Cache-Control" = String, description = "`public, max-age=60`."),
+            )),
+        (status = 400, description = "`bad_path` (not `{y}.mvt`, or not integers) or `bad_tile` (zoom out of range, column or row outside the zoom's grid).", body = onegrid_app::wire::ErrorBody),
+        (status = 404, description = "`not_found`: no such layer.", body = onegrid_app::wire::ErrorBody),
+        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
+    ),
+)]
 pub async fn tile(
     State(state): State<AppState>,
     _actor: Actor,

@@ -74,7 +74,7 @@ enum Step {
 enum End {
     Close(Option<(u16, String)>),
     TransportError,
-    EndOfStream,
+    StreamEnds,
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -114,7 +114,7 @@ fn end() -> impl Strategy<Value = End> {
     prop_oneof![
         4 => proptest::option::of((any::<u16>(), ".{0,40}")).prop_map(End::Close),
         1 => Just(End::TransportError),
-        1 => Just(End::EndOfStream),
+        1 => Just(End::StreamEnds),
     ]
 }
 
@@ -202,7 +202,7 @@ async fn garbage_case(store: &Store, since: Option<i64>, steps: Vec<Step>, end: 
         End::TransportError => in_tx
             .unbounded_send(Err(io::Error::other("reset")))
             .expect("session reads"),
-        End::EndOfStream => drop(in_tx),
+        End::StreamEnds => drop(in_tx),
     }
     let ended = tokio::time::timeout(WAIT, task)
         .await

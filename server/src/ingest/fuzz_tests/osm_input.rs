@@ -271,6 +271,30 @@ fn the_generated_district_imports_completely() {
     assert_eq!(got.jurisdictions[0].code, "R1000");
 }
 
+/// Every blob's header length set to sizes a corrupted file may claim: each is refused at once,
+/// never taken as a size to allocate.
+#[test]
+fn corrupted_blob_lengths_are_refused_quickly() {
+    let (original, starts) = pbf_writer::file(&[pbf_writer::small_district()]);
+    for &at in &starts {
+        for value in [
+            0,
+            1,
+            2,
+            0xffff,
+            0x1_0000,
+            0x7fff_ffff,
+            0x8000_0000,
+            u32::MAX,
+        ] {
+            let mut bytes = original.clone();
+            bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
+            let got = check(&bytes, Target::All(AdminLevels::default()));
+            assert!(got.is_err(), "blob at {at} claiming {value} bytes: {got:?}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real extract
 // ---------------------------------------------------------------------------------------------

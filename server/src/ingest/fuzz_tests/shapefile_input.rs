@@ -16,9 +16,12 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/s
 
 const EXTENSIONS: [&str; 5] = ["shp", "shx", "dbf", "prj", "cpg"];
 
-/// The fixtures' stems and the bytes of each of their files (`None` where a stem has none).
-fn fixtures() -> &'static [(String, [Option<Vec<u8>>; 5])] {
-    static ALL: OnceLock<Vec<(String, [Option<Vec<u8>>; 5])>> = OnceLock::new();
+/// The bytes of a shapefile's files, in the order of [`EXTENSIONS`] (`None`: no such file).
+type Files = [Option<Vec<u8>>; 5];
+
+/// The fixtures' stems and their files.
+fn fixtures() -> &'static [(String, Files)] {
+    static ALL: OnceLock<Vec<(String, Files)>> = OnceLock::new();
     ALL.get_or_init(|| {
         let mut stems: Vec<String> = std::fs::read_dir(FIXTURES)
             .expect("fixture dir")
@@ -102,7 +105,7 @@ impl Scratch {
     }
 
     /// Writes the five files (`None`: removed) and imports them.
-    fn import(&self, files: &[Option<Vec<u8>>; 5], options: &ReadOptions) {
+    fn import(&self, files: &Files, options: &ReadOptions) {
         for (ext, content) in EXTENSIONS.iter().zip(files) {
             let path = self.shp.with_extension(ext);
             match content {
@@ -343,7 +346,7 @@ proptest! {
         thread_local!(static SCRATCH: Scratch = Scratch::new());
         let all = fixtures();
         let (_, originals) = &all[fixture.index(all.len())];
-        let mut files: [Option<Vec<u8>>; 5] = Default::default();
+        let mut files: Files = Default::default();
         for (i, p) in parts.iter().enumerate() {
             files[i] = match p {
                 Part::Original => originals[i].clone(),

@@ -20,8 +20,8 @@ use geo::coordinate_position::{coord_pos_relative_to_ring, CoordPos};
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::orient::Direction;
 use geo::{
-    unary_union, BooleanOps, Coord, Geometry, Line, LineString, MultiLineString, MultiPoint,
-    MultiPolygon, Orient, Point, Polygon,
+    unary_union, BooleanOps, Coord, CoordsIter, Geometry, Line, LineString, MapCoordsInPlace,
+    MultiLineString, MultiPoint, MultiPolygon, Orient, Point, Polygon,
 };
 
 /// A single ring or line with more vertices than this is rejected.
@@ -378,7 +378,13 @@ pub(crate) fn clean_polygonal(
         );
         return Ok((mp, repairs));
     }
-    let repaired = repair(&parts);
+    let mut repaired = repair(&parts);
+    if !within_extent(&mut repaired, &parts) {
+        return Err(format!(
+            "invalid polygon ({}) whose repair gave coordinates that are not finite",
+            problems.join("; ")
+        ));
+    }
     if repaired.0.is_empty() {
         return Err(format!(
             "invalid polygon ({}) and repairing it leaves no area",
@@ -432,6 +438,32 @@ fn repair(parts: &[Part]) -> MultiPolygon<f64> {
     } else {
         MultiPolygon::new(fixed)
     }
+}
+
+/// Puts the overlay's output back within the extent of its input. The overlay snaps vertices to
+/// a grid of its own, which can move one on the edge of the extent slightly outside it — past
+/// ±180 or ±90 for a polygon touching the edge of the world; such a vertex is moved onto the
+/// edge. `false` if a vertex is not finite.
+fn within_extent(mp: &mut MultiPolygon<f64>, parts: &[Part]) -> bool {
+    let mut extent = Bbox::of(&[]);
+    for (shell, holes) in parts {
+        for ring in std::iter::once(shell).chain(holes) {
+            let b = Bbox::of(&ring.0);
+            extent.min.x = extent.min.x.min(b.min.x);
+            extent.min.y = extent.min.y.min(b.min.y);
+            extent.max.x = extent.max.x.max(b.max.x);
+            extent.max.y = extent.max.y.max(b.max.y);
+        }
+    }
+    if !mp.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
+        return false;
+    }
+    mp.map_coords_in_place(|c| Coord {
+        // Not `clamp`, which panics on an empty extent.
+        x: c.x.max(extent.min.x).min(extent.max.x),
+        y: c.y.max(extent.min.y).min(extent.max.y),
+    });
+    true
 }
 
 /// Where a ring sits in the parts: polygon index and hole index (`None` for the exterior).
@@ -887,6 +919,25 @@ mod tests {
         let (mp, repairs) = clean_polygonal(vec![vec![a, hole]], &id).unwrap();
         assert!(repairs.is_empty(), "{repairs:?}");
         assert_eq!(mp.0[0].interiors().len(), 1);
+    }
+
+    #[test]
+    fn a_repair_at_the_edge_of_the_world_stays_in_range() {
+        // Two triangles sharing an edge, one reaching (180, 90): the overlay used to snap that
+        // corner to 90.00000004768371, out of range.
+        let p = |x: f64, y: f64| Coord { x, y };
+        let a = vec![p(9.5, 47.1), p(9.5001, 47.1), p(9.5, 47.1001)];
+        let b = vec![p(180.0, 90.0), p(9.5, 47.1), p(9.5, 47.1001)];
+        let (mp, repairs) = clean_polygonal(vec![vec![a], vec![b]], &id).unwrap();
+        assert!(repairs.iter().any(|r| r.contains("rebuilt")), "{repairs:?}");
+        let coords: Vec<Coord> = mp.0.iter().flat_map(|p| p.exterior().0.clone()).collect();
+        assert!(coords.contains(&p(180.0, 90.0)), "{coords:?}");
+        for c in coords {
+            assert!(
+                (9.5..=180.0).contains(&c.x) && (47.1..=90.0).contains(&c.y),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]

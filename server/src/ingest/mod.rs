@@ -20,6 +20,8 @@ mod clean;
 pub mod crs;
 pub mod departments;
 mod feature;
+#[cfg(test)]
+pub(crate) mod fuzz_tests;
 pub mod geojson;
 pub mod osm;
 pub mod projection;

@@ -30,11 +30,31 @@ pub fn site_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"))
 }
 
+/// The template outlives its test process (a static is never dropped): each run removes those
+/// of processes that have ended, named by their process id.
+fn remove_templates_of_ended_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix("onegrid-template-") else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let ended = pid.is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists());
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 async fn template() -> Result<&'static PathBuf> {
     TEMPLATE
         .get_or_try_init(|| async {
+            remove_templates_of_ended_runs();
             let dir = tempfile::Builder::new()
-                .prefix("onegrid-template-")
+                .prefix(&format!("onegrid-template-{}-", std::process::id()))
                 .tempdir()?
                 .keep();
             let config = Config {

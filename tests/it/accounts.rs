@@ -66,7 +66,7 @@ async fn a_login_sets_a_strict_http_only_cookie_and_says_who_is_logged_in() {
     // Behind TLS (a proxy says so), the cookie is Secure.
     let r = reqwest::Client::new()
         .post(server.url("/api/v1/session"))
-        .header("origin", server.url(""))
+        .header("origin", server.url("").replacen("http://", "https://", 1))
         .header("x-forwarded-proto", "https")
         .json(&json!({"username": "zhang", "password": PASSWORD}))
         .send()

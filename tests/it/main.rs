@@ -4,7 +4,6 @@
 mod accounts;
 mod api;
 mod browser;
-mod browser_scope;
 mod hostile;
 mod live;
 mod openapi;

@@ -33,8 +33,10 @@ async fn report(client: &reqwest::Client, server: &TestServer, category: &str) -
         .send()
         .await
         .expect("report");
-    assert_eq!(r.status(), StatusCode::CREATED, "{category}");
-    r.json().await.expect("JSON")
+    let status = r.status();
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(status, StatusCode::CREATED, "{category}: {body}");
+    body
 }
 
 async fn get(client: &reqwest::Client, server: &TestServer, path: &str) -> Value {
@@ -193,6 +195,8 @@ department = "$owner"
     let server = TestServer::start_in(data, Options::default())
         .await
         .expect("an invalid rule never stops the server");
+    // The new server's duty officer, from the new server's origin.
+    let client = server.client().clone();
     let rules = get(&client, &server, "/api/v1/rules").await;
     assert_eq!(rules["rules"].as_array().map(Vec::len), Some(1), "{rules}");
     let skipped = &rules["skipped"][0];

@@ -388,7 +388,8 @@ async fn check_routes(w: &World) -> BTreeSet<String> {
                 ));
             }
             let street_b = w.b["street_code"].as_str().unwrap_or_default();
-            if !who.sees_b()
+            let by_place = matches!(who, Who::Street | Who::Community | Who::Grid | Who::Api);
+            if by_place
                 && got
                     .body
                     .as_array()

@@ -57,7 +57,7 @@ async fn every_answer_carries_the_security_headers() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 120).await.expect("grid");
     let (x, y) = onegrid_server::tiles::tile_at(lon, lat, 14);
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let cases = [
         ("page", "/".to_string(), StatusCode::OK),
         ("API answer", "/api/v1/categories".into(), StatusCode::OK),
@@ -154,7 +154,12 @@ async fn the_policy_names_only_our_origin_and_the_page_script_carries_its_nonce(
     let server = TestServer::start().await.expect("server");
     let mut nonces = Vec::new();
     for _ in 0..2 {
-        let r = reqwest::get(server.url("/")).await.expect("page");
+        let r = server
+            .client()
+            .get(server.url("/"))
+            .send()
+            .await
+            .expect("page");
         let csp = assert_security_headers("page", r.headers());
         let html = r.text().await.expect("html");
         for directive in [
@@ -208,8 +213,18 @@ async fn the_policy_names_only_our_origin_and_the_page_script_carries_its_nonce(
 }
 
 /// POSTs a report with `headers`; the status and the JSON body.
-async fn post_with(url: &str, lon: f64, lat: f64, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().post(url).json(&report(lon, lat));
+async fn post_with(
+    key: &str,
+    url: &str,
+    lon: f64,
+    lat: f64,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    // An API client's key: the origin checks come first, whatever else the request carries.
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(key)
+        .json(&report(lon, lat));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -223,17 +238,18 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 60).await.expect("grid");
     let url = server.url("/api/v1/incidents");
+    let key = server.api_key("origin-test", None).await.expect("key");
     let own = format!("http://{}", server.addr);
     let created = StatusCode::CREATED;
 
-    let (s, body) = post_with(&url, lon, lat, &[("origin", own.as_str())]).await;
+    let (s, body) = post_with(&key, &url, lon, lat, &[("origin", own.as_str())]).await;
     assert_eq!(s, created, "same origin: {body}");
-    let (s, body) = post_with(&url, lon, lat, &[]).await;
+    let (s, body) = post_with(&key, &url, lon, lat, &[]).await;
     assert_eq!(
         s, created,
         "no Origin and no cookie (an API client): {body}"
     );
-    let (s, body) = post_with(&url, lon, lat, &[("authorization", "Bearer abc")]).await;
+    let (s, body) = post_with(&key, &url, lon, lat, &[("authorization", "Bearer abc")]).await;
     assert_eq!(s, created, "a bearer token, no cookie: {body}");
     let other_scheme = format!("https://{}", server.addr);
     for evil in [
@@ -242,13 +258,14 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
         "http://127.0.0.1:1",
         other_scheme.as_str(),
     ] {
-        let (s, body) = post_with(&url, lon, lat, &[("origin", evil)]).await;
+        let (s, body) = post_with(&key, &url, lon, lat, &[("origin", evil)]).await;
         assert_error(evil, s, &body, StatusCode::FORBIDDEN, "cross_origin");
     }
     for cookie in ["onegrid_session=abc", "theme=dark; onegrid_screen=wall-1"] {
-        let (s, body) = post_with(&url, lon, lat, &[("cookie", cookie)]).await;
+        let (s, body) = post_with(&key, &url, lon, lat, &[("cookie", cookie)]).await;
         assert_error(cookie, s, &body, StatusCode::FORBIDDEN, "origin_required");
         let (s, body) = post_with(
+            &key,
             &url,
             lon,
             lat,
@@ -269,10 +286,14 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The live feed refuses pages of other sites, and serves our own.
+    let duty_cookie = server.duty().cookie.clone();
     let mut request = server.ws_url("").into_client_request().expect("request");
     request
         .headers_mut()
         .insert("origin", "https://evil.example".parse().expect("header"));
+    request
+        .headers_mut()
+        .insert("cookie", duty_cookie.parse().expect("cookie header"));
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
             assert_eq!(r.status(), StatusCode::FORBIDDEN.as_u16())
@@ -286,6 +307,9 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
     request
         .headers_mut()
         .insert("origin", own.parse().expect("header"));
+    request
+        .headers_mut()
+        .insert("cookie", duty_cookie.parse().expect("cookie header"));
     tokio_tungstenite::connect_async(request)
         .await
         .expect("our own page opens the live feed");
@@ -318,9 +342,23 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "the second server answers");
-    let (s, body) = post_with(&url, lon, lat, &[("origin", "https://ops.example.cn")]).await;
+    let (s, body) = post_with(
+        &key,
+        &url,
+        lon,
+        lat,
+        &[("origin", "https://ops.example.cn")],
+    )
+    .await;
     assert_eq!(s, created, "an allowed origin: {body}");
-    let (s, body) = post_with(&url, lon, lat, &[("origin", "https://other.example.cn")]).await;
+    let (s, body) = post_with(
+        &key,
+        &url,
+        lon,
+        lat,
+        &[("origin", "https://other.example.cn")],
+    )
+    .await;
     assert_error(
         "not allowed",
         s,
@@ -375,7 +413,7 @@ async fn chunked(addr: std::net::SocketAddr, head: &str, fill: u8, total: usize)
 async fn oversized_and_out_of_range_requests_get_clear_4xx_answers() {
     let server = TestServer::start().await.expect("server");
     let (lon, lat, _) = point_in_grid(&server, 200).await.expect("grid");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     let bad_request = StatusCode::BAD_REQUEST;
 
     // Bodies over 1 MiB, valid or not, declared or chunked, wherever they are sent.
@@ -404,13 +442,12 @@ async fn oversized_and_out_of_range_requests_get_clear_4xx_answers() {
             "payload_too_large",
         );
     }
-    let (status, body) = chunked(
-        server.addr,
-        "POST /api/v1/incidents HTTP/1.1\r\nContent-Type: application/json\r\n",
-        b'[',
-        (1 << 20) + 100,
-    )
-    .await;
+    let head = format!(
+        "POST /api/v1/incidents HTTP/1.1\r\nContent-Type: application/json\r\nCookie: {}\r\nOrigin: http://{}\r\n",
+        server.duty().cookie,
+        server.addr
+    );
+    let (status, body) = chunked(server.addr, &head, b'[', (1 << 20) + 100).await;
     assert_eq!(status, 413, "chunked invalid JSON over 1 MiB: {body}");
     assert!(body.contains("payload_too_large"), "{body}");
 
@@ -536,7 +573,7 @@ async fn no_answer_shows_where_the_server_keeps_its_files() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(rules["file"], "responsibility.toml");
     assert!(!rules.to_string().contains(&data_dir), "{rules}");
-    let client = reqwest::Client::new();
+    let client = server.client().clone();
     for (method, path, body) in [
         ("GET", "/api/v1/incidents/abc", None),
         ("GET", "/api/v1/spatial/nearby?lat=x", None),

@@ -29,6 +29,7 @@ pub struct AuditParams {
     actor: Option<String>,
     /// Exact action, or a prefix ending in `.` (e.g. `incident.`).
     action: Option<String>,
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
     /// Rows with an id below this: the next page.
     before: Option<i64>,

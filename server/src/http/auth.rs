@@ -209,7 +209,7 @@ pub async fn require_login_for_pages(
     path = "/screen",
     tag = "accounts",
     security(),
-    params(("token" = String, Query, description = "The screen's token, as `onegrid screen add` prints it.")),
+    params(("token" = String, Query, description = "The screen's token, as `onegrid screen add` prints it.", example = "sJ3k9aQm0w2xVtR8nYc1fLp5uZb7eHdGqKiOxTy4AvE")),
     responses(
         (status = 303, description = "The token is kept in the `onegrid_screen` cookie; on to `/`."),
         (status = 401, description = "The link is invalid or revoked (a plain-text page)."),

@@ -22,6 +22,9 @@ pub struct LiveParams {
     since: Option<i64>,
 }
 
+/// The largest message a client may send on the live feed.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
 /// The live feed: a WebSocket speaking `onegrid.live.v1`.
 ///
 /// Every message is a JSON text frame, a `ServerMessage` tagged by `type`. The first is `hello`
@@ -70,6 +73,10 @@ pub async fn upgrade(
         ..LiveOptions::default()
     };
     let visible_to = caller.actor.scope.key();
+    // The feed sends; a client sends only pings, pongs and a close.
+    let ws = ws
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES);
     Ok(ws.on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
         let address = caller.actor.address.clone();

@@ -168,9 +168,19 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Er
     Error::MethodNotAllowed(format!("{method} is not accepted at {}", uri.path()))
 }
 
-async fn not_found(uri: Uri) -> impl IntoResponse {
+/// Paths no route takes. Under the machine-facing prefixes (tiles, the live feed, the API) the
+/// answer is the usual JSON error; elsewhere a person reads it.
+async fn not_found(uri: Uri) -> axum::response::Response {
+    let path = uri.path();
+    let machine = ["/tiles", "/ws", "/api", "/healthz", "/screen"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if machine {
+        return Error::NotFound(format!("no route {path}")).into_response();
+    }
     (
         StatusCode::NOT_FOUND,
-        format!("404 未找到 / not found: {}", uri.path()),
+        format!("404 未找到 / not found: {path}"),
     )
+        .into_response()
 }

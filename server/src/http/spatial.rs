@@ -39,6 +39,8 @@ pub struct NearbyParams {
     /// absent: every layer.
     #[param(example = "buildings,pois")]
     layers: Option<String>,
+    /// At most this many assets, the nearest first (default 1000).
+    #[param(minimum = 1, maximum = 5000, example = 1000)]
     limit: Option<usize>,
 }
 

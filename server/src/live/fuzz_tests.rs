@@ -149,6 +149,8 @@ async fn garbage_case(store: &Store, since: Option<i64>, steps: Vec<Step>, end: 
         hub.clone(),
         store.clone(),
         since,
+        None,
+        || async { true },
         quiet(),
     ));
     let hello = text_of(&next(&mut out_rx).await.expect("hello"));
@@ -173,7 +175,7 @@ async fn garbage_case(store: &Store, since: Option<i64>, steps: Vec<Step>, end: 
                 let frame = if notice {
                     Frame::notice(Utf8Bytes::from(text.clone()))
                 } else {
-                    Frame::event(seq, Utf8Bytes::from(text.clone()))
+                    Frame::event(seq, Utf8Bytes::from(text.clone()), Vec::new())
                 };
                 hub.publish(frame);
                 expected.push(text);
@@ -183,7 +185,7 @@ async fn garbage_case(store: &Store, since: Option<i64>, steps: Vec<Step>, end: 
     // One more after all the garbage, so every case checks the feed still runs.
     seq += 1;
     let last = format!(r#"{{"type":"incident","seq":{seq}}}"#);
-    hub.publish(Frame::event(seq, Utf8Bytes::from(last.clone())));
+    hub.publish(Frame::event(seq, Utf8Bytes::from(last.clone()), Vec::new()));
     expected.push(last);
     for want in &expected {
         let got = text_of(&next(&mut out_rx).await.expect("a live frame"));
@@ -236,7 +238,17 @@ async fn serve(hub: Hub, store: Store) -> SocketAddr {
     ) -> axum::response::Response {
         ws.on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
-            let _ = session(sink, stream, hub, store, None, quiet()).await;
+            let _ = session(
+                sink,
+                stream,
+                hub,
+                store,
+                None,
+                None,
+                || async { true },
+                quiet(),
+            )
+            .await;
         })
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -400,7 +412,7 @@ async fn still_serving(addr: SocketAddr, hub: &Hub, seq: i64) {
     let hello = read_text(&mut good).await.expect("hello");
     assert!(hello.contains("hello"), "{hello}");
     let text = format!(r#"{{"type":"incident","seq":{seq}}}"#);
-    hub.publish(Frame::event(seq, Utf8Bytes::from(text.clone())));
+    hub.publish(Frame::event(seq, Utf8Bytes::from(text.clone()), Vec::new()));
     assert_eq!(read_text(&mut good).await.as_deref(), Some(text.as_str()));
 }
 
@@ -422,7 +434,11 @@ fn hostile_frames_on_a_real_socket_close_or_are_ignored() {
                 let _ = hostile.write_all(&bytes).await;
                 seq.set(seq.get() + 1);
                 let text = format!(r#"{{"type":"incident","seq":{}}}"#, seq.get());
-                hub.publish(Frame::event(seq.get(), Utf8Bytes::from(text.clone())));
+                hub.publish(Frame::event(
+                    seq.get(),
+                    Utf8Bytes::from(text.clone()),
+                    Vec::new(),
+                ));
                 // Either the frame arrives (the garbage was ignored) or the server closed.
                 if let Some(got) = read_text(&mut hostile).await {
                     assert_eq!(got, text);

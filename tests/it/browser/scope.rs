@@ -11,7 +11,7 @@ use onegrid_app::wire::Role;
 use onegrid_tests::{point_in_grid, TestServer, PASSWORD};
 use serde_json::{json, Value};
 
-use crate::browser::{browser, wait_until};
+use super::{browser, wait_until};
 
 async fn report(server: &TestServer, (lon, lat): (f64, f64), text: &str) -> Result<Value> {
     let r = server

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::accounts::Who;
 use super::codec::{time_from_text, time_to_text};
@@ -53,9 +53,14 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
+        // Readers load whole layers at start and on reload (seconds for a district): only a
+        // read far slower than that is worth a warning.
+        let reader_options = options
+            .read_only(true)
+            .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(30));
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(reader_options)
             .await?;
         Ok(SqliteStore { writer, reader })
     }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use onegrid_tests::{assert_error, get, point_in_grid, TestServer};
+use onegrid_tests::{assert_error, get, next_message, point_in_grid, TestServer};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -247,10 +247,8 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
     let (s, body) = post_with(&key, &url, lon, lat, &[]).await;
     assert_eq!(
         s, created,
-        "no Origin and no cookie (an API client): {body}"
+        "no Origin and no cookie (an API client with its key): {body}"
     );
-    let (s, body) = post_with(&key, &url, lon, lat, &[("authorization", "Bearer abc")]).await;
-    assert_eq!(s, created, "a bearer token, no cookie: {body}");
     let other_scheme = format!("https://{}", server.addr);
     for evil in [
         "https://evil.example",
@@ -636,4 +634,44 @@ fn an_import_rejects_a_feature_with_too_many_vertices_and_keeps_the_rest() {
     let issue = got.issues.first().expect("the long road is reported");
     assert_eq!(issue.action, IssueAction::Rejected);
     assert!(issue.reason.contains("limit"), "{}", issue.reason);
+}
+
+/// A client message within 64 KiB is ignored and the live feed goes on; one over it closes the
+/// connection (the feed only sends: a client has nothing large to say).
+#[tokio::test]
+async fn the_live_feed_closes_on_a_client_message_over_64_kib() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await.expect("server");
+    let (lon, lat, _) = point_in_grid(&server, 30).await.expect("grid");
+    let mut ws = server.ws("").await;
+    assert_eq!(next_message(&mut ws, 5).await["type"], "hello");
+
+    ws.send(Message::text("x".repeat(60 * 1024)))
+        .await
+        .expect("send 60 KiB");
+    let r = server
+        .client()
+        .post(server.url("/api/v1/incidents"))
+        .json(&report(lon, lat))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let next = next_message(&mut ws, 5).await;
+    assert_eq!(next["type"], "incident", "the feed goes on: {next}");
+
+    ws.send(Message::text("x".repeat(64 * 1024 + 1)))
+        .await
+        .expect("send 64 KiB + 1");
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(m) = ws.next().await {
+            if matches!(m, Ok(Message::Close(_)) | Err(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closes the feed within 10 s");
 }

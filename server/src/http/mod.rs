@@ -174,7 +174,10 @@ async fn not_found(uri: Uri) -> axum::response::Response {
     let path = uri.path();
     let machine = ["/tiles", "/ws", "/api", "/healthz", "/screen"]
         .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+        .any(|p| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
     if machine {
         return Error::NotFound(format!("no route {path}")).into_response();
     }

@@ -24,7 +24,7 @@ impl SqliteStore {
     }
 
     pub async fn add_user(&self, user: &NewUser, who: &Who, now: DateTime<Utc>) -> Result<UserRow> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let at = time_to_text(now);
         let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
             .bind(&user.username)
@@ -98,7 +98,7 @@ impl SqliteStore {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<Option<UserRow>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let Some(user) = user_in(&mut tx, username).await? else {
             return Ok(None);
         };
@@ -159,7 +159,7 @@ impl SqliteStore {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let at = time_to_text(now);
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, address)
@@ -213,7 +213,7 @@ impl SqliteStore {
         who: Option<&Who>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&mut *tx)
@@ -236,7 +236,7 @@ impl SqliteStore {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<TokenRow> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT id FROM tokens WHERE kind = ? AND name = ?")
                 .bind(kind.as_str())
@@ -303,7 +303,7 @@ impl SqliteStore {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let revoked = sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE kind = ? AND name = ? AND revoked_at IS NULL",
         )
@@ -323,7 +323,7 @@ impl SqliteStore {
     }
 
     pub async fn record_audit(&self, r: &AuditRecord) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         audit_in(
             &mut tx, r.at, &r.who, &r.action, &r.target, &r.detail, r.seq,
         )

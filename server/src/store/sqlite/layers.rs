@@ -41,7 +41,7 @@ impl SqliteStore {
         let total =
             district.departments.len() + district.jurisdictions.len() + district.assets.len();
         let mut done = 0;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM assets").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM jurisdictions")
             .execute(&mut *tx)
@@ -157,7 +157,7 @@ impl SqliteStore {
             done += n;
             progress(done, total);
         };
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         for layer in layers {
             sqlx::query("DELETE FROM assets WHERE layer = ?")
                 .bind(layer.as_str())
@@ -186,7 +186,7 @@ impl SqliteStore {
         origin: &str,
         who: &Who,
     ) -> Result<i64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM departments")
             .execute(&mut *tx)
             .await?;

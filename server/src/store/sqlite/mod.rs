@@ -65,6 +65,14 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// A write transaction that holds the write lock from its first statement (`BEGIN
+    /// IMMEDIATE`). Another process on the same file (the command line beside `serve`) then
+    /// waits its turn within the busy timeout; a deferred `BEGIN` that reads first would fail
+    /// with "database is locked" whenever the other committed between its read and its write.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
@@ -78,7 +86,7 @@ impl SqliteStore {
     ) -> Result<IncidentEvent> {
         let analysis = serde_json::to_string(&d.analysis)
             .map_err(|e| StoreError::Corrupt(format!("encoding analysis: {e}")))?;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let at = time_to_text(now);
         // The event row first (its seq is the incident's seq), then the state it produces.
         let seq = append_event(&mut tx, "incident.reported", None, "{}", &who.actor, now).await?;
@@ -139,7 +147,7 @@ impl SqliteStore {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<Option<StatusChange>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write().await?;
         let Some(current) = fetch_incident(&mut tx, id, visible_to).await? else {
             return Ok(None);
         };
@@ -423,4 +431,45 @@ fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
         grid_name: r.try_get("grid_name")?,
         analysis,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::accounts::{NewUser, Who};
+    use crate::store::Store;
+    use onegrid_app::wire::Role;
+
+    /// Two processes' stores on one file (`serve` and the command line) write at once, each
+    /// write reading before it writes: every one succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_on_one_file_write_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Store::open_sqlite(dir.path()).await.expect("store a");
+        let b = Store::open_sqlite(dir.path()).await.expect("store b");
+        let adds = |store: Store, prefix: &'static str| async move {
+            for i in 0..150 {
+                let user = NewUser {
+                    username: format!("{prefix}{i}"),
+                    role: Role::GridWorker,
+                    scope: None,
+                    password_hash: "not-a-hash".into(),
+                    must_change: false,
+                };
+                store
+                    .add_user(&user, &Who::system(), chrono::Utc::now())
+                    .await
+                    .map_err(|e| format!("{prefix}{i}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        };
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(adds(a.clone(), "a")),
+            tokio::spawn(adds(b.clone(), "b"))
+        );
+        ra.expect("task a").expect("every write of store a");
+        rb.expect("task b").expect("every write of store b");
+        assert_eq!(a.list_users().await.expect("users").len(), 300);
+        a.close().await;
+        b.close().await;
+    }
 }

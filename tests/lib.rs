@@ -1,8 +1,11 @@
 //! Harness for the black-box tests and the latency benchmark: starts a real onegrid server on
-//! port 0 with its own SQLite data dir, and stops it when dropped.
+//! port 0 with its own data dir and store, and stops it when dropped.
+//!
+//! The store is the data dir's SQLite file, or, when `ONEGRID_TEST_DATABASE_URL` names a
+//! PostgreSQL server, a database of its own on that server (dropped afterwards).
 //!
 //! Generating the demo district takes seconds, so it is generated once per test process into a
-//! template data dir; each server gets a copy of that file.
+//! template (a data dir, or a database); each server gets a copy of it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +14,7 @@ use anyhow::{Context, Result};
 use onegrid_app::wire::Role;
 use onegrid_server::accounts::{Accounts, Actor};
 use onegrid_server::clock::Clock;
+use onegrid_server::store::testing::{test_database_url, TestDatabase};
 use onegrid_server::store::{Store, TokenKind};
 use onegrid_server::Config;
 use tokio::sync::{oneshot, OnceCell};
@@ -19,6 +23,142 @@ use tokio::sync::{oneshot, OnceCell};
 pub const PASSWORD: &str = "test-password-不是默认";
 
 static TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
+static PG_TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// Where one server keeps its data: a data dir, and, on PostgreSQL, its own database.
+pub struct Data {
+    dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+}
+
+impl Data {
+    /// An empty data dir and (on PostgreSQL) an empty database.
+    pub async fn empty() -> Result<Data> {
+        let dir = tempfile::Builder::new().prefix("onegrid-test-").tempdir()?;
+        let database = match test_database_url() {
+            Some(admin) => Some(TestDatabase::create(&admin, None).await?),
+            None => None,
+        };
+        Ok(Data { dir, database })
+    }
+
+    /// A copy of the demo district's template.
+    pub async fn demo() -> Result<Data> {
+        let dir = tempfile::Builder::new().prefix("onegrid-test-").tempdir()?;
+        let database = match test_database_url() {
+            Some(admin) => {
+                let template = pg_template(&admin).await?;
+                Some(TestDatabase::create(&admin, Some(template)).await?)
+            }
+            None => {
+                let template = template().await?;
+                for entry in std::fs::read_dir(template)? {
+                    let entry = entry?;
+                    std::fs::copy(entry.path(), dir.path().join(entry.file_name()))?;
+                }
+                None
+            }
+        };
+        Ok(Data { dir, database })
+    }
+
+    /// A copy of the demo district's PostgreSQL template (on `ONEGRID_TEST_DATABASE_URL`'s
+    /// server, else the local one), whatever the backend under test.
+    pub async fn demo_postgres() -> Result<Data> {
+        let admin = test_database_url()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let template = pg_template(&admin).await?;
+        Ok(Data {
+            dir: tempfile::Builder::new().prefix("onegrid-test-").tempdir()?,
+            database: Some(TestDatabase::create(&admin, Some(template)).await?),
+        })
+    }
+
+    /// A copy of the demo district's SQLite template, whatever the backend under test.
+    pub async fn demo_sqlite() -> Result<Data> {
+        let dir = tempfile::Builder::new().prefix("onegrid-test-").tempdir()?;
+        for entry in std::fs::read_dir(template().await?)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name()))?;
+        }
+        Ok(Data {
+            dir,
+            database: None,
+        })
+    }
+
+    /// An empty PostgreSQL database (on `ONEGRID_TEST_DATABASE_URL`'s server, else the local
+    /// one at 127.0.0.1:5432) with a data dir holding a copy of `like`'s rules file.
+    pub async fn empty_postgres(like: &Path) -> Result<Data> {
+        let admin = test_database_url()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let dir = tempfile::Builder::new().prefix("onegrid-test-").tempdir()?;
+        let rules = like.join("responsibility.toml");
+        if rules.exists() {
+            std::fs::copy(rules, dir.path().join("responsibility.toml"))?;
+        }
+        Ok(Data {
+            dir,
+            database: Some(TestDatabase::create(&admin, None).await?),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The PostgreSQL database's URL, on that backend.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
+    }
+
+    /// The store, as the command line would open it.
+    pub async fn open_store(&self) -> Result<Store> {
+        Ok(Store::open(self.path(), self.database_url()).await?)
+    }
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        let Some(db) = self.database.take() else {
+            return;
+        };
+        // Dropped from async code, on a thread of its own so the runtime is not blocked on it.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(db.drop_now());
+            }
+        })
+        .join();
+    }
+}
+
+/// The demo district saved once per test process into a PostgreSQL database, which each
+/// server's database is made from (`CREATE DATABASE … TEMPLATE`).
+async fn pg_template(admin: &str) -> Result<&'static str> {
+    let name = PG_TEMPLATE
+        .get_or_try_init(|| async {
+            let db = TestDatabase::create(admin, None).await?;
+            let config = Config {
+                data_dir: tempfile::tempdir()?.keep(),
+                database_url: Some(db.url.clone()),
+                seed: SEED,
+                ..Config::default()
+            };
+            let store = onegrid_server::prepare_data_dir(&config)
+                .await
+                .context("generating the template district in PostgreSQL")?;
+            store.close().await;
+            let _ = std::fs::remove_dir_all(&config.data_dir);
+            // Kept for the life of the process; the next run drops it.
+            Ok::<String, anyhow::Error>(db.name.clone())
+        })
+        .await?;
+    Ok(name.as_str())
+}
 
 /// Seed of the district every test server uses.
 pub const SEED: u64 = 1;
@@ -74,9 +214,14 @@ async fn template() -> Result<&'static PathBuf> {
 /// A running server on 127.0.0.1:<random port>, with a logged-in duty officer.
 pub struct TestServer {
     pub addr: SocketAddr,
-    data_dir: Option<tempfile::TempDir>,
+    data_dir: Option<Data>,
+    /// The data dir (a replica's is the first server's).
+    path: PathBuf,
+    database_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The runtime of an isolated server ([`Options::isolated`]).
+    runtime: Option<tokio::runtime::Runtime>,
     clock: Clock,
     duty: Option<Session>,
 }
@@ -146,6 +291,14 @@ pub struct Options {
     pub rules: Option<String>,
     /// Run on a manual clock (starting now) that the test moves with [`TestServer::clock`].
     pub manual_clock: bool,
+    /// NATS server and stream that carry events between replicas.
+    pub bus: Option<(String, String)>,
+    /// How often the live feed looks in the store for events it has not had.
+    pub catch_up_interval_ms: u64,
+    /// Run on a runtime of its own, so that [`TestServer::kill`] ends it as `kill -9` would.
+    pub isolated: bool,
+    /// Generate the demo district into an empty store at start (as `serve` does by default).
+    pub demo: bool,
 }
 
 impl Default for Options {
@@ -158,6 +311,10 @@ impl Default for Options {
             fallback_department: None,
             rules: None,
             manual_clock: false,
+            bus: None,
+            catch_up_interval_ms: Config::default().catch_up_interval_ms,
+            isolated: false,
+            demo: false,
         }
     }
 }
@@ -168,28 +325,61 @@ impl TestServer {
     }
 
     pub async fn start_with(options: Options) -> Result<TestServer> {
-        let template = template().await?;
-        let data_dir = tempfile::Builder::new().prefix("onegrid-test-").tempdir()?;
-        for entry in std::fs::read_dir(template)? {
-            let entry = entry?;
-            std::fs::copy(entry.path(), data_dir.path().join(entry.file_name()))?;
-        }
-        TestServer::start_in(data_dir, options).await
+        TestServer::start_in(Data::demo().await?, options).await
     }
 
-    /// A server on `data_dir` as it is (no demo district is generated into it).
-    pub async fn start_in(data_dir: tempfile::TempDir, options: Options) -> Result<TestServer> {
-        if let Some(rules) = &options.rules {
-            std::fs::write(data_dir.path().join("responsibility.toml"), rules)?;
-        }
+    /// Another replica of `first` on the same store: the same PostgreSQL database, or on
+    /// SQLite the same file (two processes on one machine).
+    pub async fn replica_of(first: &TestServer, options: Options) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = first.database_url().map(str::to_string);
+        TestServer::launch(listener, first.data_path(), url, options, None).await
+    }
+
+    /// A server on `data` as it is (no demo district is generated into it).
+    pub async fn start_in(data: Data, options: Options) -> Result<TestServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let path = data.path().to_path_buf();
+        let url = data.database_url().map(str::to_string);
+        TestServer::launch(listener, &path, url, options, Some(data)).await
+    }
+
+    /// A server on `listener` (a port that a killed replica had, say).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        data: Data,
+        options: Options,
+    ) -> Result<TestServer> {
+        let path = data.path().to_path_buf();
+        let url = data.database_url().map(str::to_string);
+        TestServer::launch(listener, &path, url, options, Some(data)).await
+    }
+
+    async fn launch(
+        listener: tokio::net::TcpListener,
+        data_path: &Path,
+        database_url: Option<String>,
+        options: Options,
+        data: Option<Data>,
+    ) -> Result<TestServer> {
+        if let Some(rules) = &options.rules {
+            std::fs::write(data_path.join("responsibility.toml"), rules)?;
+        }
         let addr = listener.local_addr()?;
+        let (bus, bus_stream) = match options.bus.clone() {
+            Some((url, stream)) => (Some(url), stream),
+            None => (None, Config::default().bus_stream),
+        };
         let config = Config {
             addr,
-            data_dir: data_dir.path().to_path_buf(),
+            data_dir: data_path.to_path_buf(),
+            database_url: database_url.clone(),
+            bus,
+            bus_stream,
+            catch_up_interval_ms: options.catch_up_interval_ms,
             site_dir: site_dir(),
             seed: SEED,
-            demo: false,
+            demo: options.demo,
             sim: options.sim,
             sim_interval_ms: options.sim_interval_ms,
             ws_queue: options.ws_queue,
@@ -205,7 +395,7 @@ impl TestServer {
         let (tx, rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel::<String>();
         let server_clock = clock.clone();
-        let task = tokio::spawn(async move {
+        let serve_on = move |listener: tokio::net::TcpListener| async move {
             let result = onegrid_server::run_with_clock(listener, config, server_clock, async {
                 let _ = rx.await;
             })
@@ -213,12 +403,33 @@ impl TestServer {
             if let Err(e) = result {
                 let _ = ready_tx.send(e.to_string());
             }
-        });
+        };
+        // An isolated server runs on a runtime of its own, so that `kill` can end every task
+        // it has (connections, timers, the bus consumer) at once.
+        let (task, runtime) = if options.isolated {
+            let listener = listener.into_std()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let task = runtime.spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => serve_on(listener).await,
+                    Err(e) => eprintln!("isolated server: {e}"),
+                }
+            });
+            (task, Some(runtime))
+        } else {
+            (tokio::spawn(serve_on(listener)), None)
+        };
         let mut server = TestServer {
             addr,
-            data_dir: Some(data_dir),
+            data_dir: data,
+            path: data_path.to_path_buf(),
+            database_url,
             shutdown: Some(tx),
             task: Some(task),
+            runtime,
             clock,
             duty: None,
         };
@@ -258,7 +469,7 @@ impl TestServer {
         &self,
         f: impl AsyncFnOnce(&Accounts, &Actor) -> Result<T>,
     ) -> Result<T> {
-        let store = Store::open_sqlite(self.data_path()).await?;
+        let store = self.open_store().await?;
         let accounts = Accounts::new(store.clone(), self.clock.clone(), Default::default());
         let result = f(&accounts, &Actor::command_line("test")).await;
         store.close().await;
@@ -336,7 +547,8 @@ impl TestServer {
 
     async fn wait_ready(&self, mut failed: oneshot::Receiver<String>) -> Result<()> {
         let client = reqwest::Client::new();
-        for _ in 0..600 {
+        // Generating the demo district into an empty PostgreSQL database takes the longest.
+        for _ in 0..2400 {
             if let Ok(msg) = failed.try_recv() {
                 anyhow::bail!("server failed to start: {msg}");
             }
@@ -347,7 +559,7 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        anyhow::bail!("server did not answer /healthz within 30 s")
+        anyhow::bail!("server did not answer /healthz within 120 s")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -360,10 +572,30 @@ impl TestServer {
 
     /// The server's data dir.
     pub fn data_path(&self) -> &Path {
-        self.data_dir
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or(Path::new(""))
+        &self.path
+    }
+
+    /// The server's PostgreSQL database, on that backend.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
+    /// The server's store, opened as the command line would.
+    pub async fn open_store(&self) -> Result<Store> {
+        Ok(Store::open(self.data_path(), self.database_url()).await?)
+    }
+
+    /// Ends the server at once, as `kill -9` would: its task is aborted mid-work, its
+    /// connections drop, nothing is shut down in order. Its data stays for another replica.
+    pub fn kill(mut self) -> Option<Data> {
+        self.shutdown.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        self.data_dir.take()
     }
 
     /// Stops the server and waits for it to finish.
@@ -371,8 +603,8 @@ impl TestServer {
         self.stop_keeping_data().await;
     }
 
-    /// Stops the server and hands over its data dir (deleted when the returned value drops).
-    pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
+    /// Stops the server and hands over its data (deleted when the returned value drops).
+    pub async fn stop_keeping_data(mut self) -> Option<Data> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -387,6 +619,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -476,5 +711,88 @@ pub async fn next_message(ws: &mut WsClient, secs: u64) -> serde_json::Value {
                 return v;
             }
         }
+    }
+}
+
+/// A NATS server with JetStream of the test's own (`nats-server` on a free loopback port, its
+/// storage in a temporary folder), which the test can restart.
+pub struct Nats {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Nats {
+    pub async fn start() -> Result<Nats> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut nats = Nats {
+            port,
+            dir: tempfile::Builder::new().prefix("onegrid-nats-").tempdir()?,
+            child: None,
+        };
+        nats.spawn().await?;
+        Ok(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) -> Result<()> {
+        let binary = [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "nats-server",
+        ]
+        .into_iter()
+        .find(|p| !p.starts_with('/') || Path::new(p).exists())
+        .unwrap_or("nats-server");
+        let child = std::process::Command::new(binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {binary} (Debian package nats-server)"))?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("nats-server did not listen on port {}", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and leaves it down.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and storage.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn().await
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

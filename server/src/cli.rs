@@ -13,11 +13,51 @@ use onegrid_server::accounts::{Accounts, Actor};
 use onegrid_server::clock::Clock;
 use onegrid_server::store::{AuditQuery, Store, TokenKind};
 
+/// Which store a command works on: the SQLite file in the data dir, or a PostgreSQL database.
 #[derive(Args)]
 pub struct StoreArgs {
     /// Folder of the database [default: ./data].
     #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// PostgreSQL database to use instead of the data dir's SQLite file
+    /// (postgres://user@host/db).
+    #[arg(long, env = "ONEGRID_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.data_dir, self.database_url.as_deref())
+            .await
+            .with_context(|| format!("opening the store {}", self.describe()))
+    }
+
+    /// The store as the user named it (a URL without its password).
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(url) => redact(url),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -150,9 +190,7 @@ fn os_user() -> String {
 }
 
 async fn open(store: &StoreArgs) -> anyhow::Result<(Store, Accounts, Actor)> {
-    let s = Store::open_sqlite(&store.data_dir)
-        .await
-        .with_context(|| format!("opening the store in {}", store.data_dir.display()))?;
+    let s = store.open().await?;
     let accounts = Accounts::new(s.clone(), Clock::system(), Default::default());
     Ok((s, accounts, Actor::command_line(&os_user())))
 }
@@ -397,5 +435,83 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
             }
         );
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The empty PostgreSQL database to copy into (postgres://user@host/db).
+    #[arg(long)]
+    to: String,
+    /// Folder of the SQLite database to copy from [default: ./data].
+    #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+/// `onegrid migrate-store --to postgres://…`: reads every table of the data dir's SQLite
+/// store, writes it into the empty PostgreSQL database in one transaction (ids and `seq`
+/// values kept), compares every table's count, and records the move in the new store's audit.
+pub async fn migrate_store(args: MigrateArgs) -> anyhow::Result<()> {
+    let from = StoreArgs {
+        data_dir: args.data_dir.clone(),
+        database_url: None,
+    };
+    let source = from.open().await?;
+    let target = match Store::open_postgres(&args.to).await {
+        Ok(t) => t,
+        Err(e) => {
+            source.close().await;
+            return Err(anyhow::anyhow!("opening {}: {e}", redact(&args.to)));
+        }
+    };
+    println!("copying {} into {} …", from.describe(), redact(&args.to));
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("copying   [{bar:40}] {percent:>3}% {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let copied = onegrid_server::store::snapshot::migrate(&source, &target, &mut |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })
+    .await;
+    bar.finish_and_clear();
+    let last = source.last_seq().await;
+    source.close().await;
+    let counts = match copied {
+        Ok(c) => c,
+        Err(e) => {
+            target.close().await;
+            anyhow::bail!("{e}; {} is unchanged", redact(&args.to));
+        }
+    };
+    let last = last?;
+    println!("{:<16} {:>10} {:>10}", "table", "sqlite", "postgres");
+    for c in &counts {
+        println!("{:<16} {:>10} {:>10}", c.table, c.source, c.target);
+    }
+    let recorded = target
+        .record_audit(&onegrid_server::store::AuditRecord {
+            at: chrono::Utc::now(),
+            who: Actor::command_line(&os_user()).who(),
+            action: "store.migrated".into(),
+            target: redact(&args.to),
+            detail: serde_json::json!({
+                "from": from.describe(),
+                "rows": counts.iter().map(|c| (c.table.clone(), c.source)).collect::<std::collections::BTreeMap<_, _>>(),
+                "last_seq": last,
+            })
+            .to_string(),
+            seq: None,
+        })
+        .await;
+    target.close().await;
+    recorded?;
+    println!(
+        "every count matches; the log runs to seq {last}; serve it with:\n  onegrid serve --database-url {}",
+        redact(&args.to)
+    );
     Ok(())
 }

@@ -16,6 +16,18 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Folder holding the SQLite database (`onegrid.db`).
     pub data_dir: PathBuf,
+    /// PostgreSQL database to use instead of the SQLite file in the data dir
+    /// (`postgres://user@host/db`); several replicas share one.
+    pub database_url: Option<String>,
+    /// NATS server whose JetStream carries committed events between replicas
+    /// (`nats://127.0.0.1:4222`); without it, events reach only this replica's screens at once
+    /// (others find them in the store within `catch_up_interval_ms`).
+    pub bus: Option<String>,
+    /// Name of the JetStream stream the replicas of one installation share.
+    pub bus_stream: String,
+    /// How often the live feed looks in the store for events it has not had (committed by
+    /// another replica or the command line), in milliseconds.
+    pub catch_up_interval_ms: u64,
     /// Folder holding the built site: `pkg/` (wasm, JS, CSS) and `assets/`.
     pub site_dir: PathBuf,
     /// Seed of the demo district generated on an empty data dir.
@@ -63,6 +75,10 @@ impl Default for Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("data"),
+            database_url: None,
+            bus: None,
+            bus_stream: "ONEGRID".to_string(),
+            catch_up_interval_ms: 1000,
             site_dir: PathBuf::from("target/site"),
             seed: 1,
             demo: true,
@@ -113,6 +129,10 @@ impl Config {
 
     pub fn sim_interval(&self) -> Duration {
         Duration::from_millis(self.sim_interval_ms.max(50))
+    }
+
+    pub fn catch_up_interval(&self) -> Duration {
+        Duration::from_millis(self.catch_up_interval_ms.max(20))
     }
 
     pub fn reload_interval(&self) -> Duration {

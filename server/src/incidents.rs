@@ -1,12 +1,12 @@
 //! Reporting and moving incidents: validate → commit (state + event) → publish to the hub.
 //! Nothing is announced before it is committed. Used by the HTTP API and the simulator alike.
 
-use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident, ServerMessage};
+use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident};
 
 use crate::accounts::{department_key, jurisdiction_key, Actor};
 use crate::clock::Clock;
 use crate::district_state::DistrictState;
-use crate::live::{ws::encode, Frame, Hub};
+use crate::live::{incident_frame, Feed};
 use crate::spatial::{CoordError, LonLat, Unplaced};
 use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
 
@@ -37,6 +37,9 @@ pub enum ReportError {
     DescriptionTooLong(usize),
     #[error("reporter is {0} characters; at most {MAX_REPORTER_CHARS} are accepted")]
     ReporterTooLong(usize),
+    /// Text holding U+0000, which no text column of either store can keep.
+    #[error("{0} contains the NUL character (U+0000), which is not accepted in text")]
+    NulCharacter(&'static str),
     /// The caller may not report at all (a screen), or not at this place (outside its scope).
     #[error("{0}")]
     Forbidden(String),
@@ -56,16 +59,16 @@ pub enum ChangeError {
 #[derive(Clone)]
 pub struct Incidents {
     store: Store,
-    hub: Hub,
+    feed: Feed,
     district: DistrictState,
     clock: Clock,
 }
 
 impl Incidents {
-    pub fn new(store: Store, hub: Hub, district: DistrictState, clock: Clock) -> Incidents {
+    pub fn new(store: Store, feed: Feed, district: DistrictState, clock: Clock) -> Incidents {
         Incidents {
             store,
-            hub,
+            feed,
             district,
             clock,
         }
@@ -84,6 +87,12 @@ impl Incidents {
             .ok_or_else(|| ReportError::UnknownCategory(input.category.clone()))?;
         let at = LonLat::parse(input.lon, input.lat)?;
         let description = input.description.trim().to_string();
+        if description.contains('\0') {
+            return Err(ReportError::NulCharacter("description"));
+        }
+        if input.reporter.as_deref().is_some_and(|r| r.contains('\0')) {
+            return Err(ReportError::NulCharacter("reporter"));
+        }
         let chars = description.chars().count();
         if chars > MAX_DESCRIPTION_CHARS {
             return Err(ReportError::DescriptionTooLong(chars));
@@ -155,7 +164,7 @@ impl Incidents {
             .store
             .report_incident(&draft, &actor.who(), self.clock.now())
             .await?;
-        self.publish(&event);
+        self.publish(&event).await;
         Ok(event.incident)
     }
 
@@ -183,19 +192,16 @@ impl Incidents {
                 None => None,
                 Some(StatusChange::Unchanged(incident)) => Some(incident),
                 Some(StatusChange::Changed(event)) => {
-                    self.publish(&event);
+                    self.publish(&event).await;
                     Some(event.incident)
                 }
             },
         )
     }
 
-    fn publish(&self, event: &IncidentEvent) {
-        let msg = ServerMessage::Incident {
-            seq: event.seq,
-            incident: Box::new(event.incident.clone()),
-        };
-        self.hub
-            .publish(Frame::event(event.seq, encode(&msg), event.scope.clone()));
+    /// After commit: to this replica's live feed (in `seq` order) and to the other replicas.
+    async fn publish(&self, event: &IncidentEvent) {
+        let frame = incident_frame(event.seq, &event.incident, event.scope.clone());
+        self.feed.committed(frame).await;
     }
 }

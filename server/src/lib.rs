@@ -34,7 +34,7 @@ use crate::accounts::{Accounts, AccountsError, Actor};
 use crate::clock::Clock;
 use crate::district_state::{DistrictState, LoadError, Reloader};
 use crate::incidents::Incidents;
-use crate::live::Hub;
+use crate::live::{Bus, Feed, Hub};
 use crate::store::{Store, StoreError, TokenKind, Who};
 
 /// Name of the wasm-bindgen output in `<site>/pkg/` (`onegrid.js`, `onegrid_bg.wasm`, `onegrid.css`).
@@ -67,6 +67,8 @@ pub enum StartError {
     Load(#[from] LoadError),
     #[error("creating the first accounts failed: {0}")]
     Accounts(#[from] AccountsError),
+    #[error(transparent)]
+    Bus(#[from] live::BusError),
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -74,7 +76,7 @@ pub enum StartError {
 /// Opens the store in the data dir and, if it holds no district and `config.demo` is set,
 /// generates and saves the demo district. A data dir that already holds data keeps it.
 pub async fn prepare_data_dir(config: &Config) -> Result<Store, StartError> {
-    let store = Store::open_sqlite(&config.data_dir).await?;
+    let store = Store::open(&config.data_dir, config.database_url.as_deref()).await?;
     if !store.has_district().await? && config.demo {
         let started = Instant::now();
         tracing::info!(
@@ -139,7 +141,19 @@ pub async fn run_with_clock(
     first_accounts(&accounts, &store, &config, &base_url).await?;
 
     let hub = Hub::new(config.ws_queue);
-    let incidents = Incidents::new(store.clone(), hub.clone(), district.clone(), clock.clone());
+    let bus = match &config.bus {
+        Some(url) => Some(Bus::connect(url, &config.bus_stream).await?),
+        None => None,
+    };
+    let feed = Feed::start(hub.clone(), store.clone(), bus.clone()).await?;
+    let catch_up = feed.spawn_catch_up(config.catch_up_interval());
+    let consumer = bus.map(|bus| bus.spawn_consumer(feed.clone()));
+    tracing::info!(
+        store = store.backend_name(),
+        bus = config.bus.as_deref().unwrap_or("none (one replica)"),
+        "live feed ready"
+    );
+    let incidents = Incidents::new(store.clone(), feed, district.clone(), clock.clone());
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -188,6 +202,10 @@ pub async fn run_with_clock(
     .with_graceful_shutdown(shutdown)
     .await;
     reloader.abort();
+    catch_up.abort();
+    if let Some(consumer) = consumer {
+        consumer.abort();
+    }
     if let Some(sim) = simulator {
         sim.abort();
     }

@@ -41,6 +41,9 @@ enum Command {
     Apikey(cli::ApiKeyCommand),
     /// Print the audit trail, newest first.
     Audit(cli::AuditArgs),
+    /// Copy this installation (layers, incidents, the whole event log with its seq values,
+    /// accounts, audit) into an empty PostgreSQL database and check every table's count.
+    MigrateStore(cli::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,9 +55,8 @@ enum GridCommand {
 
 #[derive(Args)]
 struct GridArgs {
-    /// Folder of the database [default: ./data].
-    #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    store: cli::StoreArgs,
     /// Target area of one grid, in square metres (grids grow where a jurisdiction would need
     /// more than 999).
     #[arg(long, default_value_t = onegrid_server::grids::DEFAULT_CELL_AREA_M2)]
@@ -66,9 +68,8 @@ struct GridArgs {
 
 #[derive(Args)]
 struct ImportArgs {
-    /// Folder of the database [default: ./data].
-    #[arg(long, env = "ONEGRID_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    store: cli::StoreArgs,
     /// What the file holds: buildings, roads, pipelines, pois; district, street, community or
     /// grid (jurisdictions); boundaries (levels from each feature or OSM admin_level); all
     /// (an OSM file: every layer and the boundaries); departments (CSV or JSON). Required for
@@ -109,6 +110,16 @@ struct ServeArgs {
     /// Folder for the database [default: ./data].
     #[arg(long, env = "ONEGRID_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database shared by several replicas, instead of the SQLite file in the data
+    /// dir (postgres://user@host/db).
+    #[arg(long, env = "ONEGRID_DATABASE_URL")]
+    database_url: Option<String>,
+    /// NATS server whose JetStream carries events between replicas (nats://host:4222).
+    #[arg(long, env = "ONEGRID_BUS")]
+    bus: Option<String>,
+    /// JetStream stream shared by the replicas of one installation [default: ONEGRID].
+    #[arg(long, env = "ONEGRID_BUS_STREAM")]
+    bus_stream: Option<String>,
     /// Folder with the built site (pkg/, assets/) [default: ./target/site].
     #[arg(long, env = "ONEGRID_SITE_DIR")]
     site_dir: Option<PathBuf>,
@@ -149,6 +160,15 @@ impl ServeArgs {
         }
         if let Some(v) = self.data_dir {
             c.data_dir = v;
+        }
+        if let Some(v) = self.database_url {
+            c.database_url = Some(v);
+        }
+        if let Some(v) = self.bus {
+            c.bus = Some(v);
+        }
+        if let Some(v) = self.bus_stream {
+            c.bus_stream = v;
         }
         if let Some(v) = self.site_dir {
             c.site_dir = v;
@@ -208,6 +228,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Screen(c) => cli::screen(c).await?,
         Command::Apikey(c) => cli::apikey(c).await?,
         Command::Audit(a) => cli::audit(a).await?,
+        Command::MigrateStore(a) => cli::migrate_store(a).await?,
     }
     Ok(())
 }
@@ -278,7 +299,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     })
     .await?;
 
-    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    let store = args.store.open().await?;
     bar.set_message("saving");
     bar.set_position(0);
     let who = cli_who();
@@ -321,7 +342,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     println!(
         "imported {} into {}",
         args.file.display(),
-        args.data_dir.display()
+        args.store.describe()
     );
     println!("  features read   {}", imported.features_read);
     for layer in &saved.layers {
@@ -356,7 +377,7 @@ async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|i| i.action == IssueAction::Rejected)
         .count();
-    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    let store = args.store.open().await?;
     let saved = import::save_departments(&store, &args.file, &read, &cli_who()).await;
     store.close().await;
     let seq = match saved {
@@ -369,7 +390,7 @@ async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
     println!(
         "imported {} into {}",
         args.file.display(),
-        args.data_dir.display()
+        args.store.describe()
     );
     println!("  rows read       {}", read.rows_read);
     println!(
@@ -385,7 +406,7 @@ async fn import_departments(args: ImportArgs) -> anyhow::Result<()> {
 async fn generate_grids(args: GridArgs) -> anyhow::Result<()> {
     use onegrid_server::grids::{GridOptions, Outcome};
 
-    let store = onegrid_server::store::Store::open_sqlite(&args.data_dir).await?;
+    let store = args.store.open().await?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("dividing  [{bar:40}] {pos}/{len} {eta}")
@@ -443,7 +464,7 @@ async fn generate_grids(args: GridArgs) -> anyhow::Result<()> {
                     .iter()
                     .filter(|p| matches!(p.outcome, Outcome::Generated { .. }))
                     .count(),
-                args.data_dir.display(),
+                args.store.describe(),
                 generated.replaced
             );
             println!("  event seq       {seq}");

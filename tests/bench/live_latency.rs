@@ -6,13 +6,17 @@
 //! `--interval-ms` apart and, per client and event, subtracts the instant taken just before the
 //! POST was sent from the instant the client read the message. Run it with
 //! `cargo xtask bench-live -- --clients 100 --events 500`.
+//!
+//! With `--replicas`, the same run then measures two replicas over one PostgreSQL database
+//! (`ONEGRID_TEST_DATABASE_URL`, default the local server) and one NATS JetStream (`--bus`):
+//! incidents are posted on replica A, the clients are connected to replica B.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use futures_util::StreamExt;
-use onegrid_tests::{point_in_grid, Options, TestServer};
+use onegrid_tests::{point_in_grid, Data, Options, Session, TestServer};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -38,6 +42,19 @@ struct Args {
     /// Events posted first and not counted.
     #[arg(long, default_value_t = DEFAULT_WARMUP)]
     warmup: usize,
+    /// Also measure two replicas on PostgreSQL + NATS (post on A, clients on B).
+    #[arg(long)]
+    replicas: bool,
+    /// NATS server for `--replicas`.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    bus: String,
+}
+
+/// One measurement's figures.
+struct Figures {
+    latencies: Vec<Duration>,
+    round_trips: Vec<Duration>,
+    lost: usize,
 }
 
 /// What one client saw: receipt instant per event number, and anything unexpected.
@@ -50,27 +67,90 @@ struct Received {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let total = args.warmup + args.events;
     anyhow::ensure!(
         args.clients > 0 && args.events > 0,
         "need clients and events"
     );
-
-    eprintln!("generating the demo district and starting the server (a few seconds)");
-    let server = TestServer::start_with(Options {
+    let total = args.warmup + args.events;
+    let options = Options {
         sim: false,
         ws_queue: 1024 + total,
         ..Default::default()
-    })
-    .await?;
-    let (lon, lat, _) = point_in_grid(&server, 0).await?;
+    };
 
+    eprintln!("single server on SQLite: generating the demo district and starting (a few seconds)");
+    let server = TestServer::start_in(Data::demo_sqlite().await?, options.clone()).await?;
+    let single = measure(&args, &server, &server).await?;
+    server.stop().await;
+    report(
+        "one server, SQLite (POST and clients on the same server)",
+        &args,
+        &single,
+    );
+    let mut lost = single.lost;
+
+    if args.replicas {
+        eprintln!("two replicas on PostgreSQL + NATS: preparing the database (tens of seconds)");
+        let data = Data::empty_postgres(std::path::Path::new("")).await?;
+        let stream = format!("BENCH{:08x}", rand::random::<u32>());
+        let replica = Options {
+            bus: Some((args.bus.clone(), stream)),
+            ..options.clone()
+        };
+        // The first replica generates the demo district into the empty database.
+        let a = TestServer::start_in(
+            data,
+            Options {
+                demo: true,
+                ..replica.clone()
+            },
+        )
+        .await?;
+        let b = TestServer::replica_of(&a, replica).await?;
+        let pair = measure(&args, &a, &b).await?;
+        b.stop().await;
+        a.stop().await;
+        report(
+            "two replicas, PostgreSQL + NATS JetStream (POST on A, clients on B)",
+            &args,
+            &pair,
+        );
+        lost += pair.lost;
+    }
+    let warmup = if args.warmup == DEFAULT_WARMUP {
+        String::new()
+    } else {
+        format!(" --warmup {}", args.warmup)
+    };
+    println!(
+        "reproduce: cargo xtask bench-live -- --clients {} --events {} --interval-ms {}{warmup}{}",
+        args.clients,
+        args.events,
+        args.interval_ms,
+        if args.replicas { " --replicas" } else { "" }
+    );
+    if lost > 0 {
+        bail!("{lost} deliveries lost");
+    }
+    Ok(())
+}
+
+/// Connects the clients to `watch`, posts on `post`, and collects the figures.
+async fn measure(args: &Args, post: &TestServer, watch: &TestServer) -> Result<Figures> {
+    let total = args.warmup + args.events;
+    let (lon, lat, _) = point_in_grid(post, 0).await?;
     eprintln!("connecting {} clients", args.clients);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut clients = Vec::with_capacity(args.clients);
     for _ in 0..args.clients {
         let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(client(server.ws_url(""), total, ready_tx, stop_rx.clone()));
+        let task = tokio::spawn(client(
+            watch.duty().clone(),
+            watch.ws_url(""),
+            total,
+            ready_tx,
+            stop_rx.clone(),
+        ));
         clients.push((ready_rx, task));
     }
     let mut tasks = Vec::with_capacity(args.clients);
@@ -87,8 +167,8 @@ async fn main() -> Result<()> {
     }
     eprintln!("{} clients connected; posting {total} events", args.clients);
 
-    let http = reqwest::Client::builder().no_proxy().build()?;
-    let url = server.url("/api/v1/incidents");
+    let http = post.client().clone();
+    let url = post.url("/api/v1/incidents");
     let interval = Duration::from_millis(args.interval_ms);
     let mut sent = Vec::with_capacity(total);
     let mut round_trips = Vec::with_capacity(args.events);
@@ -125,7 +205,6 @@ async fn main() -> Result<()> {
         };
         received.push(result??);
     }
-    server.stop().await;
 
     let mut latencies = Vec::with_capacity(args.clients * args.events);
     let mut lost = 0;
@@ -144,16 +223,27 @@ async fn main() -> Result<()> {
     }
     latencies.sort();
     round_trips.sort();
+    Ok(Figures {
+        latencies,
+        round_trips,
+        lost,
+    })
+}
 
-    let (l, r) = (&latencies, &round_trips);
+fn report(title: &str, args: &Args, f: &Figures) {
+    let (l, r) = (&f.latencies, &f.round_trips);
     println!("live feed latency: POST /api/v1/incidents -> WebSocket `incident` receipt");
+    println!("  {title}");
     println!("  {:<22}{:>9}", "clients", args.clients);
     println!(
         "  {:<22}{:>9}  (+{} warmup, {} ms pause after each POST)",
         "events measured", args.events, args.warmup, args.interval_ms
     );
     println!("  {:<22}{:>9}", "samples", l.len());
-    println!("  {:<22}{:>9}  (all events, warmup included)", "lost", lost);
+    println!(
+        "  {:<22}{:>9}  (all events, warmup included)",
+        "lost", f.lost
+    );
     row("", ["median", "p90", "p99", "max"].map(String::from));
     let receipt = [pct(l, 0.5), pct(l, 0.9), pct(l, 0.99), l.last().copied()];
     row("POST->receipt (ms)", receipt.map(ms));
@@ -161,20 +251,6 @@ async fn main() -> Result<()> {
         "POST round trip (ms)",
         [pct(r, 0.5), None, pct(r, 0.99), None].map(ms),
     );
-    let warmup = if args.warmup == DEFAULT_WARMUP {
-        String::new()
-    } else {
-        format!(" --warmup {}", args.warmup)
-    };
-    println!(
-        "reproduce: cargo xtask bench-live -- --clients {} --events {} --interval-ms {}{warmup}",
-        args.clients, args.events, args.interval_ms
-    );
-
-    if lost > 0 {
-        bail!("{lost} of {} deliveries lost", args.clients * total);
-    }
-    Ok(())
 }
 
 /// One table row: a label and four right-aligned cells.
@@ -197,12 +273,13 @@ fn pct(sorted: &[Duration], p: f64) -> Option<Duration> {
 /// One WebSocket client: reads `hello`, signals `ready`, then records when each `bench-<i>`
 /// incident arrives until it has all `total` of them or is told to stop.
 async fn client(
+    session: Session,
     url: String,
     total: usize,
     ready: oneshot::Sender<()>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Received> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let mut ws = session.try_ws(&url).await?;
     loop {
         let msg = ws.next().await.context("closed before hello")??;
         if let Message::Text(text) = msg {

@@ -393,6 +393,7 @@ async fn a_data_dir_with_data_keeps_it_across_restarts() {
         .await
         .unwrap();
     let dir = server.data_path().to_path_buf();
+    let database_url = server.database_url().map(str::to_string);
     let grids_before: Value = server
         .client()
         .get(server.url("/api/v1/map/boundaries/grid"))
@@ -411,6 +412,7 @@ async fn a_data_dir_with_data_keeps_it_across_restarts() {
     let addr = listener.local_addr().unwrap();
     let config = onegrid_server::Config {
         data_dir: dir.clone(),
+        database_url,
         site_dir: onegrid_tests::site_dir(),
         seed: 99,
         sim: false,

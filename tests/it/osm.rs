@@ -9,7 +9,6 @@ use geo::Geometry;
 use onegrid_server::district::AssetLayer;
 use onegrid_server::import::{import_file, ImportRequest};
 use onegrid_server::ingest::{AdminLevels, FieldMap, Format, Target};
-use onegrid_server::store::Store;
 use onegrid_server::tiles::{decode::decode, tile_at};
 use onegrid_tests::{Options, TestServer};
 use reqwest::StatusCode;
@@ -59,7 +58,7 @@ async fn the_osm_extract_imported_into_a_running_server_is_served() {
     .expect("server");
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/osm/liechtenstein-2013-08-03.osm.pbf");
-    let store = Store::open_sqlite(server.data_path()).await.expect("store");
+    let store = server.open_store().await.expect("store");
     let (imported, saved) = import_file(
         &store,
         &ImportRequest {

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use onegrid_server::grids::{GridOptions, Outcome};
 use onegrid_server::import::{self, import_file, ImportRequest};
 use onegrid_server::ingest::{AdminLevels, FieldMap, Format, Target};
-use onegrid_server::store::Store;
 use onegrid_tests::{Options, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -47,11 +46,8 @@ async fn get(client: &reqwest::Client, server: &TestServer, path: &str) -> Value
 
 #[tokio::test]
 async fn a_district_from_its_own_data_routes_incidents_with_no_demo_in_it() {
-    let data = tempfile::Builder::new()
-        .prefix("onegrid-own-")
-        .tempdir()
-        .expect("tempdir");
-    let store = Store::open_sqlite(data.path()).await.expect("store");
+    let data = onegrid_tests::Data::empty().await.expect("data");
+    let store = data.open_store().await.expect("store");
     // Boundaries, buildings, roads, pipelines and POIs from OSM; roads and the rest owned by
     // the town's public works office.
     import_file(

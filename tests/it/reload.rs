@@ -9,7 +9,6 @@ use std::time::Duration;
 use onegrid_server::district::AssetLayer;
 use onegrid_server::import::{import_file, ImportRequest};
 use onegrid_server::ingest::{FieldMap, Format, Target};
-use onegrid_server::store::Store;
 use onegrid_server::tiles::{decode::decode, tile_at};
 use onegrid_tests::{point_in_grid, Options, TestServer};
 use reqwest::StatusCode;
@@ -45,7 +44,7 @@ pub(crate) async fn import_building(server: &TestServer, lon: f64, lat: f64) -> 
     let files = tempfile::tempdir().expect("tempdir");
     let file = files.path().join("new-building.geojson");
     std::fs::write(&file, building_geojson(lon, lat)).expect("write");
-    let store = Store::open_sqlite(server.data_path()).await.expect("store");
+    let store = server.open_store().await.expect("store");
     let (imported, saved) = import_file(
         &store,
         &ImportRequest {

@@ -320,6 +320,7 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
     let addr = listener.local_addr().expect("addr");
     let config = onegrid_server::Config {
         data_dir: data.path().to_path_buf(),
+        database_url: data.database_url().map(str::to_string),
         site_dir: onegrid_tests::site_dir(),
         demo: false,
         sim: false,

@@ -4,7 +4,9 @@
 //! - `serve [--release] [ARGS…]`  build, then run `onegrid serve` with ARGS
 //! - `test`  lint (fmt, clippy for ssr and hydrate), build the site, run every test
 //! - `lint`  fmt check and clippy with -D warnings for both feature sets
-//! - `bench-live [ARGS…]`  POST → WebSocket latency with many clients (release)
+//! - `bench-live [ARGS…]`  POST → WebSocket latency with many clients (release); `--replicas`
+//!   adds two replicas on PostgreSQL + NATS
+//! - `bench-writes [ARGS…]`  sustained incident writes per second on SQLite and PostgreSQL
 //! - `bench-spatial [ARGS…]`  the spatial engine against PostGIS on a 1M-feature district
 //!   (release; needs PostgreSQL with PostGIS)
 //! - `import [ARGS…]`  `onegrid import ARGS` (release): GeoJSON or OSM PBF into the data dir
@@ -32,11 +34,12 @@ fn main() -> Result<()> {
         "test" => ws.test(&rest),
         "lint" => ws.lint(),
         "bench-live" => ws.bench_live(&rest),
+        "bench-writes" => ws.bench_writes(&rest),
         "bench-spatial" => ws.bench_spatial(&rest),
         "import" => ws.import(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build [--release] | serve [--release] [ARGS…] | test | lint | bench-live [ARGS…] | bench-spatial [ARGS…] | import [ARGS…]>"
+                "usage: cargo xtask <build [--release] | serve [--release] [ARGS…] | test | lint | bench-live [ARGS…] | bench-writes [ARGS…] | bench-spatial [ARGS…] | import [ARGS…]>"
             );
             std::process::exit(2);
         }
@@ -241,11 +244,32 @@ impl Workspace {
     fn test(&self, args: &[String]) -> Result<()> {
         self.lint()?;
         self.build(Profile::Dev)?;
-        step("cargo test --workspace");
+        step("cargo test --workspace (store: SQLite)");
         run(self
             .cargo()
             .args(["test", "--workspace"])
             .args(args)
+            .env_remove("ONEGRID_TEST_DATABASE_URL")
+            .env("ONEGRID_SITE_DIR", self.site()))?;
+        // The same store and system tests again on PostgreSQL + PostGIS, each test in a
+        // database of its own on this server.
+        let postgres = std::env::var("ONEGRID_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        step(&format!(
+            "store and system tests again (store: PostgreSQL at {postgres})"
+        ));
+        run(self
+            .cargo()
+            .args(["test", "-p", "onegrid-server", "--lib"])
+            .args(args)
+            .args(["--", "store::", "live::"])
+            .env("ONEGRID_TEST_DATABASE_URL", &postgres)
+            .env("ONEGRID_SITE_DIR", self.site()))?;
+        run(self
+            .cargo()
+            .args(["test", "-p", "onegrid-tests", "--test", "it"])
+            .args(args)
+            .env("ONEGRID_TEST_DATABASE_URL", &postgres)
             .env("ONEGRID_SITE_DIR", self.site()))?;
         Ok(())
     }
@@ -265,6 +289,14 @@ impl Workspace {
     fn bench_live(&self, args: &[String]) -> Result<()> {
         let bench =
             self.build_release("the latency harness", &[("onegrid-tests", "live-latency")])?;
+        run(Command::new(bench).current_dir(&self.root).args(args))
+    }
+
+    fn bench_writes(&self, args: &[String]) -> Result<()> {
+        let bench = self.build_release(
+            "the write-throughput bench",
+            &[("onegrid-tests", "write-throughput")],
+        )?;
         run(Command::new(bench).current_dir(&self.root).args(args))
     }
 

@@ -86,6 +86,7 @@ impl Error {
             }
             Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            Error::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_text"),
             Error::Store(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -190,6 +191,7 @@ impl From<ReportError> for Error {
             ReportError::NotInAGrid { .. } => unprocessable("not_in_a_grid"),
             ReportError::DescriptionTooLong(_) => unprocessable("description_too_long"),
             ReportError::ReporterTooLong(_) => unprocessable("reporter_too_long"),
+            ReportError::NulCharacter(_) => unprocessable("nul_character"),
             ReportError::Forbidden(m) => Error::forbidden("forbidden", m),
             ReportError::Store(s) => Error::Store(s),
         }

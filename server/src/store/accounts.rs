@@ -129,14 +129,6 @@ pub struct FailedLogins {
     pub by_address_oldest: Option<DateTime<Utc>>,
 }
 
-macro_rules! backend {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            Store::Sqlite($s) => $e,
-        }
-    };
-}
-
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
         backend!(self, s => s.user_count().await)

@@ -5,9 +5,25 @@
 //! SQLite (WAL, durable commits) is the embedded default. A PostgreSQL backend is added as
 //! another variant of [`Store`] with its own migrations folder; callers do not change.
 
+/// `backend!(self, s => s.op(..).await)`: the same operation on whichever backend this is.
+macro_rules! backend {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
 pub mod accounts;
 mod codec;
+mod postgres;
+pub mod snapshot;
 mod sqlite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use onegrid_app::wire::{Analysis, Category, Incident, IncidentStatus};
@@ -18,12 +34,17 @@ pub use accounts::{
     AuditQuery, AuditRecord, FailedLogins, NewUser, SessionRow, TokenKind, TokenRow, UserChange,
     UserRow, Who,
 };
+pub use postgres::PgStore;
+pub use snapshot::Snapshot;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// Text the database cannot hold (U+0000 in PostgreSQL's text): the caller's input.
+    #[error("{0}")]
+    Invalid(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create data dir {path}: {source}")]
@@ -36,6 +57,24 @@ pub enum StoreError {
     /// A write that would break a uniqueness the domain promises (a taken username).
     #[error("{0}")]
     Conflict(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        // 22021: invalid byte sequence (PostgreSQL's text cannot hold U+0000); 22P05: a
+        // character the database's encoding cannot hold.
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.to_string());
+        match code.as_deref() {
+            Some("22021") | Some("22P05") => StoreError::Invalid(
+                "the text contains a character the database cannot store (such as U+0000)"
+                    .to_string(),
+            ),
+            _ => StoreError::Database(e),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -85,10 +124,22 @@ pub struct IncidentEvent {
     pub scope: Vec<String>,
 }
 
+/// One committed event of the log, as the live feed needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub kind: String,
+    /// The incident's state after the event, for incident events.
+    pub incident: Option<Incident>,
+    /// The scope keys the event carried.
+    pub scope: Vec<String>,
+}
+
 /// The store. One variant per backend; every operation is a domain operation.
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
@@ -97,18 +148,57 @@ impl Store {
         Ok(Store::Sqlite(SqliteStore::open(data_dir).await?))
     }
 
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`; PostGIS must be
+    /// installable in it) and migrates it.
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        Ok(Store::Postgres(PgStore::open(url).await?))
+    }
+
+    /// The PostgreSQL database at `database_url` when one is given, else the SQLite file in
+    /// `data_dir`.
+    pub async fn open(data_dir: &std::path::Path, database_url: Option<&str>) -> Result<Store> {
+        match database_url {
+            Some(url) => Store::open_postgres(url).await,
+            None => Store::open_sqlite(data_dir).await,
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Every row of every table, for `onegrid migrate-store`.
+    pub async fn export(&self) -> Result<Snapshot> {
+        backend!(self, s => s.export().await)
+    }
+
+    /// Writes `snapshot` into this store, which must hold no district, incident, event or
+    /// account yet, keeping every id and `seq`; in one transaction.
+    pub async fn restore(
+        &self,
+        snapshot: &Snapshot,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<()> {
+        backend!(self, s => s.restore(snapshot, progress).await)
+    }
+
+    /// Rows per table (`events`, `incidents`, …), in a fixed order, to compare two stores.
+    pub async fn table_counts(&self) -> Result<Vec<(String, i64)>> {
+        backend!(self, s => s.table_counts().await)
+    }
+
     /// What the saved district came from (`demo seed 1`), if one was saved whole.
     pub async fn district_origin(&self) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(s) => s.district_origin().await,
-        }
+        backend!(self, s => s.district_origin().await)
     }
 
     /// True when no district has been saved yet.
     pub async fn has_district(&self) -> Result<bool> {
-        match self {
-            Store::Sqlite(s) => s.has_district().await,
-        }
+        backend!(self, s => s.has_district().await)
     }
 
     /// Saves a whole district (departments, jurisdictions, assets) in one transaction, with a
@@ -120,9 +210,7 @@ impl Store {
         who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => s.save_district(district, origin, who, progress).await,
-        }
+        backend!(self, s => s.save_district(district, origin, who, progress).await)
     }
 
     /// Replaces the given asset layers (and, if `jurisdictions` is `Some`, every jurisdiction)
@@ -137,12 +225,7 @@ impl Store {
         who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => {
-                s.import(layers, assets, jurisdictions, origin, who, progress)
-                    .await
-            }
-        }
+        backend!(self, s => s.import(layers, assets, jurisdictions, origin, who, progress).await)
     }
 
     /// Replaces every department in one transaction, with a `departments.imported` event
@@ -153,9 +236,7 @@ impl Store {
         origin: &str,
         who: &Who,
     ) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => s.replace_departments(departments, origin, who).await,
-        }
+        backend!(self, s => s.replace_departments(departments, origin, who).await)
     }
 
     /// Replaces every jurisdiction with `jurisdictions` (the kept ones and the newly generated
@@ -167,30 +248,19 @@ impl Store {
         who: &Who,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => {
-                s.save_generated_grids(jurisdictions, report, who, progress)
-                    .await
-            }
-        }
+        backend!(self, s => s.save_generated_grids(jurisdictions, report, who, progress).await)
     }
 
     pub async fn load_departments(&self) -> Result<Vec<Department>> {
-        match self {
-            Store::Sqlite(s) => s.load_departments().await,
-        }
+        backend!(self, s => s.load_departments().await)
     }
 
     pub async fn load_jurisdictions(&self) -> Result<Vec<Jurisdiction>> {
-        match self {
-            Store::Sqlite(s) => s.load_jurisdictions().await,
-        }
+        backend!(self, s => s.load_jurisdictions().await)
     }
 
     pub async fn load_assets(&self, layer: AssetLayer) -> Result<Vec<Asset>> {
-        match self {
-            Store::Sqlite(s) => s.load_assets(layer).await,
-        }
+        backend!(self, s => s.load_assets(layer).await)
     }
 
     /// Records a reported incident, its scope keys, its event and its audit row in one
@@ -201,9 +271,7 @@ impl Store {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<IncidentEvent> {
-        match self {
-            Store::Sqlite(s) => s.report_incident(draft, who, now).await,
-        }
+        backend!(self, s => s.report_incident(draft, who, now).await)
     }
 
     /// Moves an incident to `status` with its event and audit row, in one transaction. `None`
@@ -217,23 +285,17 @@ impl Store {
         who: &Who,
         now: DateTime<Utc>,
     ) -> Result<Option<StatusChange>> {
-        match self {
-            Store::Sqlite(s) => s.change_status(id, status, visible_to, who, now).await,
-        }
+        backend!(self, s => s.change_status(id, status, visible_to, who, now).await)
     }
 
     /// The incident, if it exists and carries the scope key `visible_to` (any, if `None`).
     pub async fn incident(&self, id: i64, visible_to: Option<&str>) -> Result<Option<Incident>> {
-        match self {
-            Store::Sqlite(s) => s.incident(id, visible_to).await,
-        }
+        backend!(self, s => s.incident(id, visible_to).await)
     }
 
     /// Newest first.
     pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
-        match self {
-            Store::Sqlite(s) => s.list_incidents(query).await,
-        }
+        backend!(self, s => s.list_incidents(query).await)
     }
 
     /// Counts over the incidents carrying `visible_to` (all, if `None`).
@@ -242,32 +304,24 @@ impl Store {
         since: DateTime<Utc>,
         visible_to: Option<&str>,
     ) -> Result<IncidentCounts> {
-        match self {
-            Store::Sqlite(s) => s.counts(since, visible_to).await,
-        }
+        backend!(self, s => s.counts(since, visible_to).await)
     }
 
     /// `(seq, kind, actor)` of every event with `seq` in `from..=to`, oldest first.
     pub async fn event_seqs(&self, from: i64, to: i64) -> Result<Vec<(i64, String, String)>> {
-        match self {
-            Store::Sqlite(s) => s.event_seqs(from, to).await,
-        }
+        backend!(self, s => s.event_seqs(from, to).await)
     }
 
     /// Highest committed `seq` (0 for an empty log).
     pub async fn last_seq(&self) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => s.last_seq().await,
-        }
+        backend!(self, s => s.last_seq().await)
     }
 
     /// `seq` of the newest event that changed the district's layers (`district.loaded`,
     /// `layers.imported`, `departments.imported` or `grids.generated`); 0 when there is none. The in-memory indexes are current when they
     /// were loaded at this `seq`.
     pub async fn layers_seq(&self) -> Result<i64> {
-        match self {
-            Store::Sqlite(s) => s.layers_seq().await,
-        }
+        backend!(self, s => s.layers_seq().await)
     }
 
     /// Incident events with `seq > after` that carried the scope key `visible_to` (all, if
@@ -278,15 +332,19 @@ impl Store {
         limit: i64,
         visible_to: Option<&str>,
     ) -> Result<Vec<IncidentEvent>> {
-        match self {
-            Store::Sqlite(s) => s.incident_events_after(after, limit, visible_to).await,
-        }
+        backend!(self, s => s.incident_events_after(after, limit, visible_to).await)
+    }
+
+    /// Every event with `seq > after` (incident events with their incident and the scope keys
+    /// they carried; others with their kind only), oldest first, at most `limit`. What the live
+    /// feed fills a gap with: `seq` is given out in commit order, so once `seq` N is committed
+    /// every smaller one is either committed or never will be.
+    pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<LoggedEvent>> {
+        backend!(self, s => s.log_after(after, limit).await)
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-        }
+        backend!(self, s => s.close().await)
     }
 }
 

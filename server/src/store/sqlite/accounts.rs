@@ -466,7 +466,7 @@ async fn user_in(tx: &mut Transaction<'_, Sqlite>, username: &str) -> Result<Opt
     row.as_ref().map(user_from_row).transpose()
 }
 
-fn user_from_row(r: &SqliteRow) -> Result<UserRow> {
+pub(super) fn user_from_row(r: &SqliteRow) -> Result<UserRow> {
     let role: String = r.try_get("role")?;
     Ok(UserRow {
         id: r.try_get("id")?,
@@ -481,7 +481,7 @@ fn user_from_row(r: &SqliteRow) -> Result<UserRow> {
     })
 }
 
-fn token_from_row(r: &SqliteRow) -> Result<TokenRow> {
+pub(super) fn token_from_row(r: &SqliteRow) -> Result<TokenRow> {
     let kind: String = r.try_get("kind")?;
     let revoked: Option<String> = r.try_get("revoked_at")?;
     Ok(TokenRow {

@@ -297,7 +297,7 @@ impl SqliteStore {
 }
 
 /// Inserts jurisdictions, parents before children so the foreign key holds row by row.
-async fn insert_jurisdictions(
+pub(super) async fn insert_jurisdictions(
     tx: &mut Transaction<'_, Sqlite>,
     jurisdictions: &[Jurisdiction],
     step: &mut impl FnMut(usize),
@@ -325,7 +325,7 @@ async fn insert_jurisdictions(
 }
 
 /// Inserts assets; a later asset with the same layer and id replaces an earlier one.
-async fn insert_assets(
+pub(super) async fn insert_assets(
     tx: &mut Transaction<'_, Sqlite>,
     assets: &[Asset],
     step: &mut impl FnMut(usize),
@@ -350,7 +350,7 @@ async fn insert_assets(
 }
 
 /// Inserts departments.
-async fn insert_departments(
+pub(super) async fn insert_departments(
     tx: &mut Transaction<'_, Sqlite>,
     departments: &[Department],
     step: &mut impl FnMut(usize),

@@ -22,6 +22,7 @@ use super::{
 
 mod accounts;
 mod layers;
+mod snapshot;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -406,7 +407,7 @@ fn push_visible(q: &mut QueryBuilder<'_, Sqlite>, visible_to: Option<&str>) {
     }
 }
 
-fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
+pub(super) fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
     let status: String = r.try_get("status")?;
     let category: String = r.try_get("category")?;
     let analysis: String = r.try_get("analysis")?;

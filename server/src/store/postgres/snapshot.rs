@@ -1,0 +1,379 @@
+//! PostgreSQL: the whole installation as a [`Snapshot`] and back, the row counts that check a
+//! copy, and the log as the live feed reads it to fill a gap.
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::PgConnection;
+use sqlx::{Postgres, QueryBuilder, Row};
+
+use super::accounts::{audit_from_row, token_from_row, user_from_row};
+use super::layers::{
+    insert_assets, insert_departments, insert_jurisdictions, load_assets_in, load_departments_in,
+    load_jurisdictions_in,
+};
+use super::{incident_from_row, PgStore, INCIDENT_COLUMNS};
+use crate::district::AssetLayer;
+use crate::store::snapshot::{EventRow, IncidentRow, SessionExport, Snapshot, TokenExport, TABLES};
+use crate::store::{LoggedEvent, Result, StoreError};
+
+/// Rows per multi-row INSERT when restoring (at most 16 columns × 1000 bound parameters, far
+/// below PostgreSQL's 65535).
+const BATCH: usize = 1000;
+
+/// The tables whose ids are identity columns, continued after the restored rows.
+const IDENTITIES: [&str; 4] = ["users", "tokens", "audit", "incidents"];
+
+impl PgStore {
+    pub async fn log_after(&self, after: i64, limit: i64) -> Result<Vec<LoggedEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.seq, e.kind, e.incident_id, e.payload,
+                    array(SELECT s.key FROM event_scope s WHERE s.seq = e.seq ORDER BY s.key)
+                        AS keys
+             FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get("seq")?;
+                let incident_id: Option<i64> = r.try_get("incident_id")?;
+                let incident = match incident_id {
+                    Some(_) => {
+                        let payload: &str = r.try_get("payload")?;
+                        Some(
+                            serde_json::from_str(payload)
+                                .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?,
+                        )
+                    }
+                    None => None,
+                };
+                Ok(LoggedEvent {
+                    seq,
+                    kind: r.try_get("kind")?,
+                    incident,
+                    scope: match incident_id {
+                        Some(_) => r.try_get("keys")?,
+                        None => Vec::new(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    pub async fn table_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            // The names come from the fixed list, never from input.
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await?;
+            out.push((table.to_string(), n));
+        }
+        Ok(out)
+    }
+
+    /// Every row, read in one REPEATABLE READ transaction: a consistent copy even while the
+    /// server keeps writing.
+    pub async fn export(&self) -> Result<Snapshot> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let s = export_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    pub async fn restore(
+        &self,
+        s: &Snapshot,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<()> {
+        let total = s.rows();
+        let mut done = 0;
+        let mut step = |n: usize| {
+            done += n;
+            progress(done, total);
+        };
+        let mut tx = self.write().await?;
+        // Nobody may append to the log while it is being copied in.
+        sqlx::query("SELECT seq FROM log_head FOR UPDATE")
+            .execute(&mut *tx)
+            .await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM users)
+                  + (SELECT count(*) FROM jurisdictions) + (SELECT count(*) FROM assets)
+                  + (SELECT count(*) FROM audit)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if used > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the target store is not empty: it holds {used} rows of events, users, \
+                 jurisdictions, assets or audit"
+            )));
+        }
+        sqlx::query("DELETE FROM meta").execute(&mut *tx).await?;
+        for chunk in s.meta.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO meta (key, value) ");
+            q.push_values(chunk, |mut b, (k, v)| {
+                b.push_bind(k).push_bind(v);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        insert_departments(&mut tx, &s.departments, &mut step).await?;
+        insert_jurisdictions(&mut tx, &s.jurisdictions, &mut step).await?;
+        insert_assets(&mut tx, &s.assets, &mut step).await?;
+        for chunk in s.events.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO events (seq, kind, incident_id, payload, actor, created_at) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.seq)
+                    .push_bind(&e.kind)
+                    .push_bind(e.incident_id)
+                    .push_bind(&e.payload)
+                    .push_bind(&e.actor)
+                    .push_bind(e.created_at);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        for chunk in s.incidents.chunks(BATCH) {
+            let analyses = chunk
+                .iter()
+                .map(|row| {
+                    serde_json::to_string(&row.incident.analysis).map_err(|e| {
+                        StoreError::Corrupt(format!("incident {}: {e}", row.incident.id))
+                    })
+                })
+                .collect::<Result<Vec<String>>>()?;
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO incidents (id, seq, created_at, updated_at, status, category, lat, lon,
+                    description, reporter, street_code, street_name, grid_code, grid_name,
+                    analysis, resolved_at) ",
+            );
+            q.push_values(chunk.iter().zip(analyses), |mut b, (row, analysis)| {
+                let i = &row.incident;
+                b.push_bind(i.id)
+                    .push_bind(i.seq)
+                    .push_bind(i.created_at)
+                    .push_bind(i.updated_at)
+                    .push_bind(i.status.as_str())
+                    .push_bind(i.category.code())
+                    .push_bind(i.lat)
+                    .push_bind(i.lon)
+                    .push_bind(&i.description)
+                    .push_bind(&i.reporter)
+                    .push_bind(&i.street_code)
+                    .push_bind(&i.street_name)
+                    .push_bind(&i.grid_code)
+                    .push_bind(&i.grid_name)
+                    .push_bind(analysis)
+                    .push_bind(row.resolved_at);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        for (table, column, rows) in [
+            ("incident_scope", "incident_id", &s.incident_scope),
+            ("event_scope", "seq", &s.event_scope),
+        ] {
+            for chunk in rows.chunks(BATCH) {
+                let mut q =
+                    QueryBuilder::<Postgres>::new(format!("INSERT INTO {table} (key, {column}) "));
+                q.push_values(chunk, |mut b, (key, n)| {
+                    b.push_bind(key).push_bind(*n);
+                });
+                q.build().execute(&mut *tx).await?;
+                step(chunk.len());
+            }
+        }
+        for chunk in s.users.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO users (id, username, role, scope, password_hash, must_change,
+                    disabled, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, u| {
+                b.push_bind(u.id)
+                    .push_bind(&u.username)
+                    .push_bind(u.role.as_str())
+                    .push_bind(&u.scope)
+                    .push_bind(&u.password_hash)
+                    .push_bind(u.must_change)
+                    .push_bind(u.disabled)
+                    .push_bind(u.created_at)
+                    .push_bind(u.updated_at);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        for chunk in s.sessions.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at,
+                    address) ",
+            );
+            q.push_values(chunk, |mut b, x| {
+                b.push_bind(&x.token_hash)
+                    .push_bind(x.user_id)
+                    .push_bind(x.created_at)
+                    .push_bind(x.last_seen_at)
+                    .push_bind(x.expires_at)
+                    .push_bind(&x.address);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        for chunk in s.tokens.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO tokens (id, kind, name, scope, token_hash, created_at, revoked_at) ",
+            );
+            q.push_values(chunk, |mut b, t| {
+                b.push_bind(t.token.id)
+                    .push_bind(t.token.kind.as_str())
+                    .push_bind(&t.token.name)
+                    .push_bind(&t.token.scope)
+                    .push_bind(&t.token_hash)
+                    .push_bind(t.token.created_at)
+                    .push_bind(t.token.revoked_at);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        for chunk in s.audit.chunks(BATCH) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO audit (id, at, actor, role, address, action, target, detail, seq) ",
+            );
+            q.push_values(chunk, |mut b, a| {
+                b.push_bind(a.id)
+                    .push_bind(a.at)
+                    .push_bind(&a.actor)
+                    .push_bind(a.role.map(|r| r.as_str()))
+                    .push_bind(&a.address)
+                    .push_bind(&a.action)
+                    .push_bind(&a.target)
+                    .push_bind(&a.detail)
+                    .push_bind(a.seq);
+            });
+            q.build().execute(&mut *tx).await?;
+            step(chunk.len());
+        }
+        // The log continues after the copied events, the ids after the copied rows (explicit
+        // ids do not advance an identity's sequence).
+        sqlx::query("UPDATE log_head SET seq = (SELECT coalesce(max(seq), 0) FROM events)")
+            .execute(&mut *tx)
+            .await?;
+        for table in IDENTITIES {
+            // The names come from the fixed list, never from input.
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                               coalesce(max(id), 0) + 1, false) FROM {table}"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Every row of every table, each table by its key, on `conn`.
+async fn export_in(conn: &mut PgConnection) -> Result<Snapshot> {
+    let mut s = Snapshot {
+        departments: load_departments_in(conn).await?,
+        jurisdictions: load_jurisdictions_in(conn).await?,
+        ..Snapshot::default()
+    };
+    for layer in AssetLayer::ALL {
+        s.assets.extend(load_assets_in(conn, layer).await?);
+    }
+    let mut rows = sqlx::query("SELECT key, value FROM meta ORDER BY key").fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.meta.push((r.try_get("key")?, r.try_get("value")?));
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT seq, kind, incident_id, payload, actor, created_at FROM events ORDER BY seq",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.events.push(EventRow {
+            seq: r.try_get("seq")?,
+            kind: r.try_get("kind")?,
+            incident_id: r.try_get("incident_id")?,
+            payload: r.try_get("payload")?,
+            actor: r.try_get("actor")?,
+            created_at: r.try_get("created_at")?,
+        });
+    }
+    drop(rows);
+    let sql = format!("SELECT {INCIDENT_COLUMNS}, resolved_at FROM incidents ORDER BY id");
+    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.incidents.push(IncidentRow {
+            incident: incident_from_row(&r)?,
+            resolved_at: r.try_get("resolved_at")?,
+        });
+    }
+    drop(rows);
+    let mut rows =
+        sqlx::query("SELECT key, incident_id FROM incident_scope ORDER BY incident_id, key")
+            .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.incident_scope
+            .push((r.try_get("key")?, r.try_get("incident_id")?));
+    }
+    drop(rows);
+    let mut rows =
+        sqlx::query("SELECT key, seq FROM event_scope ORDER BY seq, key").fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.event_scope.push((r.try_get("key")?, r.try_get("seq")?));
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT u.id, u.username, u.role, u.scope, u.password_hash, u.must_change, u.disabled,
+                u.created_at, u.updated_at FROM users u ORDER BY u.id",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.users.push(user_from_row(&r)?);
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, address
+         FROM sessions ORDER BY token_hash",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.sessions.push(SessionExport {
+            token_hash: r.try_get("token_hash")?,
+            user_id: r.try_get("user_id")?,
+            created_at: r.try_get("created_at")?,
+            last_seen_at: r.try_get("last_seen_at")?,
+            expires_at: r.try_get("expires_at")?,
+            address: r.try_get("address")?,
+        });
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT id, kind, name, scope, created_at, revoked_at, token_hash FROM tokens ORDER BY id",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.tokens.push(TokenExport {
+            token: token_from_row(&r)?,
+            token_hash: r.try_get("token_hash")?,
+        });
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT id, at, actor, role, address, action, target, detail, seq FROM audit ORDER BY id",
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        s.audit.push(audit_from_row(&r)?);
+    }
+    Ok(s)
+}

@@ -23,6 +23,15 @@ use anyhow::{bail, Context, Result};
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const OUTPUT_NAME: &str = "onegrid";
 
+/// A bench's own arguments: `cargo xtask bench-live -- --clients 500` and `cargo xtask
+/// bench-live --clients 500` both mean `--clients 500`.
+fn bench_args(rest: &[String]) -> &[String] {
+    match rest.first().map(String::as_str) {
+        Some("--") => &rest[1..],
+        _ => rest,
+    }
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
@@ -33,9 +42,9 @@ fn main() -> Result<()> {
         "serve" => ws.serve(&rest),
         "test" => ws.test(&rest),
         "lint" => ws.lint(),
-        "bench-live" => ws.bench_live(&rest),
-        "bench-writes" => ws.bench_writes(&rest),
-        "bench-spatial" => ws.bench_spatial(&rest),
+        "bench-live" => ws.bench_live(bench_args(&rest)),
+        "bench-writes" => ws.bench_writes(bench_args(&rest)),
+        "bench-spatial" => ws.bench_spatial(bench_args(&rest)),
         "import" => ws.import(&rest),
         _ => {
             eprintln!(

@@ -291,6 +291,11 @@ pub struct Options {
     pub rules: Option<String>,
     /// Run on a manual clock (starting now) that the test moves with [`TestServer::clock`].
     pub manual_clock: bool,
+    /// Run on this clock (a manual one shared with an earlier server, so a restart goes on
+    /// at the time it had reached); overrides `manual_clock`.
+    pub clock: Option<Clock>,
+    /// How often the deadline watch runs, in milliseconds.
+    pub deadline_check_interval_ms: u64,
     /// NATS server and stream that carry events between replicas.
     pub bus: Option<(String, String)>,
     /// How often the live feed looks in the store for events it has not had.
@@ -311,6 +316,8 @@ impl Default for Options {
             fallback_department: None,
             rules: None,
             manual_clock: false,
+            clock: None,
+            deadline_check_interval_ms: 200,
             bus: None,
             catch_up_interval_ms: Config::default().catch_up_interval_ms,
             isolated: false,
@@ -385,9 +392,12 @@ impl TestServer {
             ws_queue: options.ws_queue,
             reload_interval_ms: options.reload_interval_ms,
             fallback_department: options.fallback_department,
+            deadline_check_interval_ms: options.deadline_check_interval_ms,
             ..Config::default()
         };
-        let clock = if options.manual_clock {
+        let clock = if let Some(clock) = options.clock.clone() {
+            clock
+        } else if options.manual_clock {
             Clock::manual(chrono::Utc::now())
         } else {
             Clock::system()

@@ -22,7 +22,8 @@ use crate::api::{self, ApiError, LOGIN_PAGE};
 use crate::dashboard::{format_time, upsert_into, Conn, Dash, MAX_ON_SCREEN};
 use crate::map;
 use crate::wire::{
-    Incident, IncidentStatus, MapInfo, RulesReport, ServerMessage, SessionInfo, Stats,
+    ActionRequest, DepartmentInfo, Incident, MapInfo, RulesReport, ServerMessage, SessionInfo,
+    Stats,
 };
 
 /// A feed silent for this long is treated as dead (the server sends a heartbeat every 15 s).
@@ -37,11 +38,16 @@ pub fn start(dash: Dash) {
     load_session(dash, 0);
 
     let tick = move || {
+        let now = Utc::now();
         dash.clock.set(format_time(
-            Utc::now(),
+            now,
             dash.utc_offset_minutes.get_untracked(),
             false,
-        ))
+        ));
+        // Deadlines are shown to the minute: moving "now" every 15 s is enough.
+        if (now - dash.now.get_untracked()).num_seconds().abs() >= 15 {
+            dash.now.set(now);
+        }
     };
     tick();
     set_interval(tick, Duration::from_secs(1));
@@ -65,6 +71,7 @@ pub fn start(dash: Dash) {
 
     mount_map(dash, 0);
     refresh_rules(dash);
+    load_departments(dash);
     let live = Rc::new(Live::default());
     connect(dash, live.clone());
     watch_silence(live.clone());
@@ -149,6 +156,16 @@ pub fn reload(dash: Dash) {
     refresh_stats(dash);
 }
 
+/// Loads the district's departments (the choices of a dispatch at a seam).
+fn load_departments(dash: Dash) {
+    spawn_local(async move {
+        match get_json::<Vec<DepartmentInfo>>("/api/v1/departments").await {
+            Ok(list) => dash.departments.set(list),
+            Err(e) => leptos::logging::warn!("departments: {e}"),
+        }
+    });
+}
+
 /// Loads the responsibility rules report (shown in the header when rules were skipped).
 fn refresh_rules(dash: Dash) {
     spawn_local(async move {
@@ -159,14 +176,16 @@ fn refresh_rules(dash: Dash) {
     });
 }
 
-/// Asks the server to move an incident to `status`.
-pub fn change_status(dash: Dash, id: i64, status: IncidentStatus) {
+/// Takes a case action on an incident (decided on the `seq` in `req`).
+pub fn act(dash: Dash, id: i64, req: ActionRequest) {
     dash.action_error.set(None);
     spawn_local(async move {
-        let url = format!("/api/v1/incidents/{id}/status");
-        let body = serde_json::json!({ "status": status.as_str() });
-        match leave_if_logged_out(api::post_json::<_, Incident>(&url, &body).await) {
-            Ok(incident) => dash.upsert(incident),
+        let url = format!("/api/v1/incidents/{id}/actions");
+        match leave_if_logged_out(api::post_json::<_, Incident>(&url, &req).await) {
+            Ok(incident) => {
+                dash.action_note.set(String::new());
+                dash.upsert(incident)
+            }
             Err(e) => dash.action_error.set(Some(e.to_string())),
         }
     });

@@ -10,7 +10,10 @@ use leptos::prelude::*;
 
 use crate::i18n::texts;
 use crate::legend::MapLegend;
-use crate::wire::{CallerKind, Incident, IncidentStatus, Lang, RulesReport, SessionInfo, Stats};
+use crate::wire::{
+    ActionRequest, CallerKind, CaseAction, DepartmentInfo, Incident, Lang, RulesReport,
+    SessionInfo, Stats,
+};
 
 /// State of the live feed, shown in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +48,15 @@ pub struct Dash {
     pub selected: RwSignal<Option<i64>>,
     pub utc_offset_minutes: RwSignal<i32>,
     pub clock: RwSignal<String>,
+    /// "Now" for deadlines (moved every 15 s).
+    pub now: RwSignal<DateTime<Utc>>,
     pub map_error: RwSignal<bool>,
     pub action_error: RwSignal<Option<String>>,
+    /// The reason or note being typed for the selected incident's next action.
+    pub action_note: RwSignal<String>,
+    /// The department chosen for a dispatch (empty: the proposed one).
+    pub action_department: RwSignal<String>,
+    pub departments: RwSignal<Vec<DepartmentInfo>>,
     /// The responsibility rules as the server loaded them; a warning shows when any were
     /// skipped or the file has problems.
     pub rules: RwSignal<Option<RulesReport>>,
@@ -68,8 +78,12 @@ impl Dash {
             selected: RwSignal::new(None),
             utc_offset_minutes: RwSignal::new(480),
             clock: RwSignal::new(String::from("--:--:--")),
+            now: RwSignal::new(Utc::now()),
             map_error: RwSignal::new(false),
             action_error: RwSignal::new(None),
+            action_note: RwSignal::new(String::new()),
+            action_department: RwSignal::new(String::new()),
+            departments: RwSignal::new(Vec::new()),
             rules: RwSignal::new(None),
             rules_open: RwSignal::new(false),
             session: RwSignal::new(None),
@@ -358,9 +372,12 @@ fn IncidentItem(incident: Incident) -> impl IntoView {
     let created = incident.created_at;
     let place = format!("{} · {}", incident.street_name, incident.grid_name);
     let description = incident.description.clone();
+    let due = incident.due_at();
+    let overdue = move || due.is_some_and(|d| dash.now.get() >= d);
     view! {
         <li
             class="incident"
+            class:overdue=overdue
             class:selected=move || dash.selected.get() == Some(id)
             data-incident-id=id
             data-status=status.as_str()
@@ -373,6 +390,9 @@ fn IncidentItem(incident: Incident) -> impl IntoView {
                     <span class="incident-status" style=format!("color:{}", status.color())>
                         {move || status.label(lang())}
                     </span>
+                    <Show when=overdue>
+                        <span class="incident-overdue">{move || texts(lang()).overdue}</span>
+                    </Show>
                     <time class="incident-time">
                         {move || format_time(created, dash.utc_offset_minutes.get(), false)}
                     </time>
@@ -397,16 +417,78 @@ fn Details() -> impl IntoView {
         selected.get().map(|i| {
             let lang = dash.lang.get();
             let id = i.id;
-            let can_dispatch = i.status == IncidentStatus::Reported;
-            let can_resolve = i.status != IncidentStatus::Resolved;
-            let act = move |status: IncidentStatus| {
+            let seq = i.seq;
+            let allowed = CaseAction::allowed_for(&i);
+            let at_seam = i
+                .analysis
+                .responsibility
+                .as_ref()
+                .is_some_and(|r| r.review_required);
+            let proposed = i
+                .analysis
+                .responsibility
+                .as_ref()
+                .and_then(|r| r.department.as_ref())
+                .map(|d| d.code.clone())
+                .unwrap_or_default();
+            let act = move |action: CaseAction| {
                 move |_| {
+                    let text = dash.action_note.get_untracked().trim().to_string();
+                    let text = (!text.is_empty()).then_some(text);
+                    let chosen = dash.action_department.get_untracked();
+                    let mut req = ActionRequest {
+                        action: action.as_str().to_string(),
+                        seq,
+                        ..Default::default()
+                    };
+                    match action {
+                        CaseAction::Resolve | CaseAction::Accept | CaseAction::Close | CaseAction::Triage => req.note = text,
+                        _ => req.reason = text,
+                    }
+                    if action == CaseAction::Dispatch && !chosen.is_empty() {
+                        req.department = Some(chosen);
+                    }
                     #[cfg(feature = "hydrate")]
-                    crate::client::change_status(dash, id, status);
+                    crate::client::act(dash, id, req);
                     #[cfg(not(feature = "hydrate"))]
-                    let _ = status;
+                    let _ = req;
                 }
             };
+            let can_dispatch = allowed.contains(&CaseAction::Dispatch);
+            let buttons = allowed
+                .iter()
+                .map(|&a| {
+                    let class = if a.is_final() { "danger" } else if a == allowed[0] { "primary" } else { "" };
+                    view! {
+                        <button class=class data-action=a.as_str() on:click=act(a)>{a.label(lang)}</button>
+                    }
+                })
+                .collect::<Vec<_>>();
+            let has_actions = !allowed.is_empty();
+            let due_at = i.due_at();
+            let escalation = i.escalation;
+            let deadline = due_at.map(|due| {
+                let left = move || {
+                    let minutes = (due - dash.now.get()).num_minutes();
+                    let t = t();
+                    if minutes >= 0 {
+                        format!("{} {minutes} {}", t.due_in, t.minutes)
+                    } else {
+                        let level = match escalation {
+                            2 => t.escalated_district,
+                            1 => t.escalated_street,
+                            _ => "",
+                        };
+                        format!("{} {} {} {level}", t.overdue_by, -minutes, t.minutes)
+                    }
+                };
+                view! {
+                    <dt>{t().deadline}</dt>
+                    <dd class="details-deadline" class:overdue={move || dash.now.get() >= due}>
+                        {format_time(due, dash.utc_offset_minutes.get(), true)}" · "{left}
+                    </dd>
+                }
+            });
             view! {
                 <section class="details" data-incident-id=id>
                     <header>
@@ -430,18 +512,37 @@ fn Details() -> impl IntoView {
                         <dd>{i.grid_name.clone()}<br/><code>{i.grid_code.clone()}</code></dd>
                         <dt>{t().location}</dt>
                         <dd><code>{format!("{:.6}, {:.6}", i.lat, i.lon)}</code></dd>
+                        {deadline}
+                        {i.department.clone().map(|d| view! { <dt>{t().assigned_to}</dt><dd>{d}</dd> })}
+                        {i.duplicate_of.map(|d| view! { <dt>{t().duplicate_of}</dt><dd class="details-duplicate">"#"{d}</dd> })}
+                        {i.merged_into.map(|d| view! { <dt>{t().merged_into}</dt><dd>"#"{d}</dd> })}
                     </dl>
                     <Analysis incident=i.clone()/>
-                    <Show when=move || dash.may_change_incidents()>
+                    {(dash.may_change_incidents() && has_actions).then(|| view! {
                         <div class="details-actions">
-                            <Show when=move || can_dispatch>
-                                <button data-action="dispatch" on:click=act(IncidentStatus::Dispatched)>{move || t().dispatch}</button>
-                            </Show>
-                            <Show when=move || can_resolve>
-                                <button class="primary" data-action="resolve" on:click=act(IncidentStatus::Resolved)>{move || t().resolve}</button>
-                            </Show>
+                            {can_dispatch.then(|| {
+                                let proposed = proposed.clone();
+                                view! {
+                                    <label class="details-department">
+                                        {move || if at_seam { t().seam_decision } else { t().dispatch_to }}
+                                        <select on:change=move |ev| dash.action_department.set(event_target_value(&ev))
+                                            prop:value=move || dash.action_department.get()>
+                                            <option value="">{move || t().proposed_department}</option>
+                                            {move || dash.departments.get().into_iter().map(|d| {
+                                                let name = if lang == Lang::Zh { &d.name_zh } else { &d.name_en };
+                                                let label = format!("{name}{}", if d.code == proposed { " ★" } else { "" });
+                                                view! { <option value=d.code.clone()>{label}</option> }
+                                            }).collect::<Vec<_>>()}
+                                        </select>
+                                    </label>
+                                }
+                            })}
+                            <textarea class="details-note" rows="2" placeholder=move || t().note_placeholder
+                                prop:value=move || dash.action_note.get()
+                                on:input=move |ev| dash.action_note.set(event_target_value(&ev))></textarea>
+                            <div class="details-buttons">{buttons}</div>
                         </div>
-                    </Show>
+                    })}
                     {move || dash.action_error.get().map(|e| view! { <p class="details-error">{t().action_failed}": "{e}</p> })}
                 </section>
             }
@@ -537,7 +638,7 @@ fn Analysis(incident: Incident) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Category;
+    use crate::wire::{Category, IncidentStatus};
 
     fn incident(id: i64, seq: i64, minute: u32, status: IncidentStatus) -> Incident {
         let at = DateTime::parse_from_rfc3339(&format!("2026-11-25T08:{minute:02}:00Z"))
@@ -558,6 +659,12 @@ mod tests {
             street_name: "祖庙街道".into(),
             grid_code: "440604012001001".into(),
             grid_name: "g".into(),
+            department: None,
+            merged_into: None,
+            duplicate_of: None,
+            dispatch_due_at: None,
+            resolve_due_at: None,
+            escalation: 0,
             analysis: Default::default(),
         }
     }

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+mod cases;
 pub use accounts::*;
+pub use cases::*;
 
 /// Version of the live protocol, sent in the `hello` message.
 pub const WS_PROTOCOL: &str = "onegrid.live.v1";
@@ -201,23 +203,46 @@ impl From<Category> for CategoryInfo {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
+    /// Just in: nobody has looked at it yet.
     Reported,
+    /// Confirmed by an officer (its category corrected if needed).
+    Triaged,
+    /// Sent to a department.
     Dispatched,
+    /// The department has accepted it and is dealing with it.
+    InProgress,
+    /// The department says it is dealt with.
     Resolved,
+    /// An officer confirmed the resolution (or it closed itself after the configured days).
+    Closed,
+    /// Not a case (with a reason).
+    Rejected,
+    /// A duplicate, joined to another incident (`merged_into`).
+    Merged,
 }
 
 impl IncidentStatus {
-    pub const ALL: [IncidentStatus; 3] = [
+    pub const ALL: [IncidentStatus; 8] = [
         IncidentStatus::Reported,
+        IncidentStatus::Triaged,
         IncidentStatus::Dispatched,
+        IncidentStatus::InProgress,
         IncidentStatus::Resolved,
+        IncidentStatus::Closed,
+        IncidentStatus::Rejected,
+        IncidentStatus::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             IncidentStatus::Reported => "reported",
+            IncidentStatus::Triaged => "triaged",
             IncidentStatus::Dispatched => "dispatched",
+            IncidentStatus::InProgress => "in_progress",
             IncidentStatus::Resolved => "resolved",
+            IncidentStatus::Closed => "closed",
+            IncidentStatus::Rejected => "rejected",
+            IncidentStatus::Merged => "merged",
         }
     }
 
@@ -225,18 +250,35 @@ impl IncidentStatus {
         IncidentStatus::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
+    /// Still to be dealt with: not resolved, closed, rejected or merged.
     pub fn is_open(self) -> bool {
-        self != IncidentStatus::Resolved
+        matches!(
+            self,
+            IncidentStatus::Reported
+                | IncidentStatus::Triaged
+                | IncidentStatus::Dispatched
+                | IncidentStatus::InProgress
+        )
     }
 
     pub fn label(self, lang: Lang) -> &'static str {
         match (self, lang) {
             (IncidentStatus::Reported, Lang::Zh) => "已上报",
+            (IncidentStatus::Triaged, Lang::Zh) => "已确认",
             (IncidentStatus::Dispatched, Lang::Zh) => "已派遣",
+            (IncidentStatus::InProgress, Lang::Zh) => "处置中",
             (IncidentStatus::Resolved, Lang::Zh) => "已办结",
+            (IncidentStatus::Closed, Lang::Zh) => "已结案",
+            (IncidentStatus::Rejected, Lang::Zh) => "不予受理",
+            (IncidentStatus::Merged, Lang::Zh) => "已合并",
             (IncidentStatus::Reported, Lang::En) => "Reported",
+            (IncidentStatus::Triaged, Lang::En) => "Triaged",
             (IncidentStatus::Dispatched, Lang::En) => "Dispatched",
+            (IncidentStatus::InProgress, Lang::En) => "In progress",
             (IncidentStatus::Resolved, Lang::En) => "Resolved",
+            (IncidentStatus::Closed, Lang::En) => "Closed",
+            (IncidentStatus::Rejected, Lang::En) => "Rejected",
+            (IncidentStatus::Merged, Lang::En) => "Merged",
         }
     }
 
@@ -244,8 +286,13 @@ impl IncidentStatus {
     pub fn color(self) -> &'static str {
         match self {
             IncidentStatus::Reported => "#ff4d4f",
+            IncidentStatus::Triaged => "#ff7a45",
             IncidentStatus::Dispatched => "#faad14",
+            IncidentStatus::InProgress => "#1890ff",
             IncidentStatus::Resolved => "#52c41a",
+            IncidentStatus::Closed => "#8c8c8c",
+            IncidentStatus::Rejected => "#595959",
+            IncidentStatus::Merged => "#722ed1",
         }
     }
 }
@@ -294,9 +341,47 @@ pub struct Incident {
     /// 15-digit CJ/T 213 code of the grid the point lies in.
     pub grid_code: String,
     pub grid_name: String,
+    /// The department it is dispatched to (set by `dispatch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// When merged: the incident this duplicate joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
+    /// An open incident of the same category near it, reported shortly before: offered to the
+    /// officer as the one this duplicates (merge into it, or dismiss the suggestion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<i64>,
+    /// When it must be dispatched, and resolved (from the case settings, counted from the
+    /// report); `None` for incidents from before deadlines existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_due_at: Option<DateTime<Utc>>,
+    /// Escalation reached in the current phase (waiting for dispatch, or for resolution): 0
+    /// none, 1 past the deadline (the street's officers were told), 2 past 150 % of the time
+    /// allowed (the district's duty officers were told).
+    #[serde(default)]
+    pub escalation: u8,
     /// Jurisdiction chain, seam, nearby assets and proposed department.
     #[serde(flatten)]
     pub analysis: Analysis,
+}
+
+impl Incident {
+    /// The deadline it is waiting on now: to be dispatched (reported, triaged) or to be resolved
+    /// (dispatched, in progress); `None` once resolved, closed, rejected or merged.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            IncidentStatus::Reported | IncidentStatus::Triaged => self.dispatch_due_at,
+            IncidentStatus::Dispatched | IncidentStatus::InProgress => self.resolve_due_at,
+            _ => None,
+        }
+    }
+
+    /// Past the deadline it is waiting on.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.due_at().is_some_and(|due| now >= due)
+    }
 }
 
 /// `GET /api/v1/stats`: the header's counts.

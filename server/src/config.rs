@@ -48,6 +48,11 @@ pub struct Config {
     pub seam_m: f64,
     /// Responsibility rules (TOML); default `<data_dir>/responsibility.toml`.
     pub rules_file: Option<PathBuf>,
+    /// Case settings: deadlines per category, auto-close, duplicates (TOML); default
+    /// `<data_dir>/cases.toml`, written with the defaults when missing.
+    pub cases_file: Option<PathBuf>,
+    /// How often the deadline watch looks for escalations and cases to close, in milliseconds.
+    pub deadline_check_interval_ms: u64,
     /// Department code that the rules file written on the first start sends every incident
     /// to that no other rule covers (when the district has that department).
     pub fallback_department: Option<String>,
@@ -89,6 +94,8 @@ impl Default for Config {
             ws_replay_limit: 10_000,
             seam_m: 30.0,
             rules_file: None,
+            cases_file: None,
+            deadline_check_interval_ms: 10_000,
             fallback_department: None,
             reload_interval_ms: 2000,
             session_idle_minutes: 8 * 60,
@@ -133,6 +140,10 @@ impl Config {
 
     pub fn catch_up_interval(&self) -> Duration {
         Duration::from_millis(self.catch_up_interval_ms.max(20))
+    }
+
+    pub fn deadline_check_interval(&self) -> Duration {
+        Duration::from_millis(self.deadline_check_interval_ms.max(20))
     }
 
     pub fn reload_interval(&self) -> Duration {

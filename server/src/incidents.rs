@@ -1,14 +1,19 @@
-//! Reporting and moving incidents: validate → commit (state + event) → publish to the hub.
+//! Reporting incidents (moving them is `cases`): validate → commit (state + event) → publish to the hub.
 //! Nothing is announced before it is committed. Used by the HTTP API and the simulator alike.
 
-use onegrid_app::wire::{Category, Incident, IncidentStatus, NewIncident};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use geo::{Distance, Geodesic};
+use onegrid_app::wire::{Analysis, Category, Incident, NewIncident};
 
 use crate::accounts::{department_key, jurisdiction_key, Actor};
+use crate::cases::CasePolicy;
 use crate::clock::Clock;
 use crate::district_state::DistrictState;
 use crate::live::{incident_frame, Feed};
-use crate::spatial::{CoordError, LonLat, Unplaced};
-use crate::store::{IncidentDraft, IncidentEvent, StatusChange, Store, StoreError};
+use crate::spatial::{CoordError, LonLat, Spatial, Unplaced};
+use crate::store::{IncidentDraft, IncidentEvent, Store, StoreError};
 
 /// Longest description accepted, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -47,14 +52,6 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
-    #[error("{0}")]
-    Forbidden(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// The incident service: the one way incidents are created and changed.
 #[derive(Clone)]
 pub struct Incidents {
@@ -62,15 +59,23 @@ pub struct Incidents {
     feed: Feed,
     district: DistrictState,
     clock: Clock,
+    policy: Arc<CasePolicy>,
 }
 
 impl Incidents {
-    pub fn new(store: Store, feed: Feed, district: DistrictState, clock: Clock) -> Incidents {
+    pub fn new(
+        store: Store,
+        feed: Feed,
+        district: DistrictState,
+        clock: Clock,
+        policy: Arc<CasePolicy>,
+    ) -> Incidents {
         Incidents {
             store,
             feed,
             district,
             clock,
+            policy,
         }
     }
 
@@ -124,20 +129,7 @@ impl Incidents {
                 Unplaced::Outside => ReportError::OutsideDistrict { lon, lat },
             }
         })?;
-        let mut scope_keys: Vec<String> = district
-            .spatial
-            .touched_jurisdictions(&placed.analysis)
-            .iter()
-            .map(|code| jurisdiction_key(code))
-            .collect();
-        if let Some(d) = placed
-            .analysis
-            .responsibility
-            .as_ref()
-            .and_then(|r| r.department.as_ref())
-        {
-            scope_keys.push(department_key(&d.code));
-        }
+        let scope_keys = scope_keys(&district.spatial, &placed.analysis);
         if !actor.sees(&scope_keys) {
             return Err(ReportError::Forbidden(format!(
                 "the point ({}, {}) is outside your area ({}); report it to the duty officer",
@@ -146,6 +138,9 @@ impl Incidents {
                 actor.scope.code().unwrap_or_default()
             )));
         }
+        let now = self.clock.now();
+        let (dispatch_due_at, resolve_due_at) = self.policy.due(category, now);
+        let duplicate_of = self.duplicate_of(category, at, now).await?;
         let draft = IncidentDraft {
             category,
             lon: at.lon(),
@@ -158,45 +153,50 @@ impl Incidents {
             grid_name: placed.grid.name.clone(),
             analysis: placed.analysis,
             scope_keys,
+            duplicate_of,
+            dispatch_due_at: Some(dispatch_due_at),
+            resolve_due_at: Some(resolve_due_at),
         };
         drop(district);
         let event = self
             .store
-            .report_incident(&draft, &actor.who(), self.clock.now())
+            .report_incident(&draft, &actor.who(), now)
             .await?;
         self.publish(&event).await;
         Ok(event.incident)
     }
 
-    /// Moves an incident to `status`; `None` if there is no such incident that the caller
-    /// can see.
-    pub async fn change_status(
+    /// The nearest open incident of `category` within the duplicate distance of `at`, reported
+    /// within the duplicate hours before `now`: the one a new report probably duplicates.
+    async fn duplicate_of(
         &self,
-        actor: &Actor,
-        id: i64,
-        status: IncidentStatus,
-    ) -> Result<Option<Incident>, ChangeError> {
-        if !actor.can_change_incidents() {
-            return Err(ChangeError::Forbidden(format!(
-                "a {} cannot change incidents",
-                actor.role.as_str()
-            )));
+        category: Category,
+        at: LonLat,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let metres = self.policy.duplicate_distance_m;
+        if metres <= 0.0 || self.policy.duplicate_hours == 0 {
+            return Ok(None);
         }
-        let key = actor.scope.key();
-        Ok(
-            match self
-                .store
-                .change_status(id, status, key.as_deref(), &actor.who(), self.clock.now())
-                .await?
-            {
-                None => None,
-                Some(StatusChange::Unchanged(incident)) => Some(incident),
-                Some(StatusChange::Changed(event)) => {
-                    self.publish(&event).await;
-                    Some(event.incident)
-                }
-            },
-        )
+        let dlat = metres / 111_000.0;
+        let dlon = metres / (111_000.0 * at.lat().to_radians().cos().max(0.01));
+        let bbox = [
+            at.lon() - dlon,
+            at.lat() - dlat,
+            at.lon() + dlon,
+            at.lat() + dlat,
+        ];
+        let since = now - chrono::Duration::hours(i64::from(self.policy.duplicate_hours));
+        let here = geo::Point::new(at.lon(), at.lat());
+        let nearest = self
+            .store
+            .open_incidents_near(category, bbox, since)
+            .await?
+            .into_iter()
+            .map(|i| (Geodesic.distance(here, geo::Point::new(i.lon, i.lat)), i.id))
+            .filter(|(d, _)| *d <= metres)
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        Ok(nearest.map(|(_, id)| id))
     }
 
     /// After commit: to this replica's live feed (in `seq` order) and to the other replicas.
@@ -204,4 +204,22 @@ impl Incidents {
         let frame = incident_frame(event.seq, &event.incident, event.scope.clone());
         self.feed.committed(frame).await;
     }
+}
+
+/// Who may see an incident with this analysis: every jurisdiction it lies in or touches at a
+/// seam, and its proposed department.
+pub fn scope_keys(spatial: &Spatial, analysis: &Analysis) -> Vec<String> {
+    let mut keys: Vec<String> = spatial
+        .touched_jurisdictions(analysis)
+        .iter()
+        .map(|code| jurisdiction_key(code))
+        .collect();
+    if let Some(d) = analysis
+        .responsibility
+        .as_ref()
+        .and_then(|r| r.department.as_ref())
+    {
+        keys.push(department_key(&d.code));
+    }
+    keys
 }

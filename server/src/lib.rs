@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod district;
@@ -31,6 +32,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 use crate::accounts::{Accounts, AccountsError, Actor};
+use crate::cases::{CasePolicy, Cases, PolicyError};
 use crate::clock::Clock;
 use crate::district_state::{DistrictState, LoadError, Reloader};
 use crate::incidents::Incidents;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub incidents: Incidents,
+    /// Case work: the actions that move an incident, and its history.
+    pub cases: Cases,
     /// Logins, sessions and tokens.
     pub accounts: Accounts,
     /// Requests per API key, for its rate limit.
@@ -69,6 +73,8 @@ pub enum StartError {
     Accounts(#[from] AccountsError),
     #[error(transparent)]
     Bus(#[from] live::BusError),
+    #[error(transparent)]
+    Cases(#[from] PolicyError),
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -153,7 +159,21 @@ pub async fn run_with_clock(
         bus = config.bus.as_deref().unwrap_or("none (one replica)"),
         "live feed ready"
     );
-    let incidents = Incidents::new(store.clone(), feed, district.clone(), clock.clone());
+    let policy = Arc::new(CasePolicy::load_or_create(
+        &config
+            .cases_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("cases.toml")),
+    )?);
+    let incidents = Incidents::new(
+        store.clone(),
+        feed.clone(),
+        district.clone(),
+        clock.clone(),
+        policy.clone(),
+    );
+    let cases = Cases::new(store.clone(), feed, district.clone(), clock.clone(), policy);
+    let watch = cases::spawn_watch(cases.clone(), config.deadline_check_interval());
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_dir.to_string_lossy().to_string())
@@ -163,6 +183,7 @@ pub async fn run_with_clock(
     let simulator = config.sim.then(|| {
         sim::spawn_simulator(
             incidents.clone(),
+            cases.clone(),
             store.clone(),
             district.clone(),
             sim::SimOptions {
@@ -187,6 +208,7 @@ pub async fn run_with_clock(
         store: store.clone(),
         hub,
         incidents,
+        cases,
         accounts,
         api_limiter,
         clock,
@@ -202,6 +224,7 @@ pub async fn run_with_clock(
     .with_graceful_shutdown(shutdown)
     .await;
     reloader.abort();
+    watch.abort();
     catch_up.abort();
     if let Some(consumer) = consumer {
         consumer.abort();

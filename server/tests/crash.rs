@@ -12,7 +12,9 @@ use std::time::Duration;
 use common::{example, http, onegrid, onegrid_with_input, serve};
 use rand::Rng;
 
-const STATUSES: [&str; 3] = ["reported", "dispatched", "resolved"];
+const STATUSES: [&str; 3] = ["reported", "triaged", "rejected"];
+/// The action that leads to each status after the first.
+const ACTIONS: [&str; 3] = ["", "triage", "reject"];
 
 fn rank(status: &str) -> usize {
     STATUSES.iter().position(|s| *s == status).unwrap_or(0)
@@ -53,19 +55,24 @@ type Acknowledged = Arc<Mutex<HashMap<i64, String>>>;
 /// One client: reports, and moves its incidents on, until the server is gone.
 fn client(addr: String, cookie: String, points: Arc<Vec<(f64, f64)>>, acked: Acknowledged) {
     let mut rng = rand::thread_rng();
-    let mut mine: Vec<(i64, usize)> = Vec::new();
+    // Incident id, index of its status, its seq.
+    let mut mine: Vec<(i64, usize, i64)> = Vec::new();
     loop {
         let request = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if !mine.is_empty() && rng.gen_bool(0.5) {
                 let i = rng.gen_range(0..mine.len());
-                let (id, at) = mine[i];
+                let (id, at, seq) = mine[i];
                 if at + 1 < STATUSES.len() {
-                    let next = STATUSES[at + 1];
-                    let body = serde_json::json!({ "status": next }).to_string();
-                    let path = format!("/api/v1/incidents/{id}/status");
-                    let (status, answer, _) = http(&addr, &cookie, "POST", &path, &body);
+                    let mut body = serde_json::json!({ "action": ACTIONS[at + 1], "seq": seq });
+                    if ACTIONS[at + 1] == "reject" {
+                        body["reason"] = "压力测试".into();
+                    }
+                    let path = format!("/api/v1/incidents/{id}/actions");
+                    let (status, answer, _) =
+                        http(&addr, &cookie, "POST", &path, &body.to_string());
                     assert_eq!(status, 200, "{answer}");
-                    return Some((id, at + 1));
+                    assert_eq!(answer["status"], STATUSES[at + 1]);
+                    return Some((id, at + 1, answer["seq"].as_i64().expect("seq")));
                 }
             }
             let (lon, lat) = points[rng.gen_range(0..points.len())];
@@ -78,20 +85,24 @@ fn client(addr: String, cookie: String, points: Arc<Vec<(f64, f64)>>, acked: Ack
                 return None;
             }
             assert_eq!(status, 201, "{answer}");
-            Some((answer["id"].as_i64().expect("id"), 0))
+            Some((
+                answer["id"].as_i64().expect("id"),
+                0,
+                answer["seq"].as_i64().expect("seq"),
+            ))
         }));
         match request {
             // The connection failed (the server was killed): this client stops.
             Err(_) => return,
             Ok(None) => {}
-            Ok(Some((id, at))) => {
+            Ok(Some((id, at, seq))) => {
                 acked
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(id, STATUSES[at].to_string());
-                match mine.iter_mut().find(|(i, _)| *i == id) {
-                    Some(entry) => entry.1 = at,
-                    None => mine.push((id, at)),
+                match mine.iter_mut().find(|(i, _, _)| *i == id) {
+                    Some(entry) => (entry.1, entry.2) = (at, seq),
+                    None => mine.push((id, at, seq)),
                 }
             }
         }

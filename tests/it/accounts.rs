@@ -484,8 +484,8 @@ async fn every_write_is_audited_with_its_seq_and_the_trail_cannot_be_changed() {
     let id = incident["id"].as_i64().expect("id");
     server
         .client()
-        .post(server.url(&format!("/api/v1/incidents/{id}/status")))
-        .json(&json!({"status": "dispatched"}))
+        .post(server.url(&format!("/api/v1/incidents/{id}/actions")))
+        .json(&json!({"action": "triage", "seq": incident["seq"]}))
         .send()
         .await
         .expect("status");
@@ -499,7 +499,7 @@ async fn every_write_is_audited_with_its_seq_and_the_trail_cannot_be_changed() {
         .await
         .expect("json");
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(rows[0]["action"], "incident.status_changed");
+    assert_eq!(rows[0]["action"], "incident.triaged");
     assert_eq!(rows[1]["action"], "incident.reported");
     for r in &rows {
         assert_eq!(r["actor"], "user:t_duty");

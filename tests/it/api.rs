@@ -152,19 +152,19 @@ async fn report_then_read_back() {
     assert_eq!(list[1]["id"], created["id"]);
 
     let moved = client
-        .post(server.url(&format!("/api/v1/incidents/{id}/status")))
-        .json(&json!({"status": "dispatched"}))
+        .post(server.url(&format!("/api/v1/incidents/{id}/actions")))
+        .json(&json!({"action": "triage", "seq": created["seq"]}))
         .send()
         .await
         .unwrap();
     assert_eq!(moved.status(), StatusCode::OK);
     let moved: Value = moved.json().await.unwrap();
-    assert_eq!(moved["status"], "dispatched");
+    assert_eq!(moved["status"], "triaged");
     assert!(moved["seq"].as_i64().unwrap() > second["seq"].as_i64().unwrap());
 
     let dispatched: Vec<Value> = server
         .client()
-        .get(server.url("/api/v1/incidents?status=dispatched"))
+        .get(server.url("/api/v1/incidents?status=triaged"))
         .send()
         .await
         .unwrap()
@@ -262,8 +262,8 @@ async fn every_bad_request_is_refused_and_leaves_nothing_behind() {
         case("limit too large", GET, "/api/v1/incidents?limit=100000", NoBody, bad_request, "bad_query"),
         case("unknown status filter", GET, "/api/v1/incidents?status=lost", NoBody, bad_request, "bad_query"),
         case("unknown route", GET, "/api/v1/nothing-here", NoBody, not_found, "not_found"),
-        case("status of an unknown incident", POST, "/api/v1/incidents/999999/status",
-             Body::Json(json!({"status": "resolved"})), not_found, "not_found"),
+        case("action on an unknown incident", POST, "/api/v1/incidents/999999/actions",
+             Body::Json(json!({"action": "triage", "seq": 1})), not_found, "not_found"),
         // Bad reports.
         case("truncated JSON", POST, "/api/v1/incidents", raw("{\"category\": \"garbage\", "),
              bad_request, "malformed_json"),
@@ -288,8 +288,8 @@ async fn every_bad_request_is_refused_and_leaves_nothing_behind() {
         case("body over 1 MiB", POST, "/api/v1/incidents",
              good_with("description", json!("x".repeat((1 << 20) + 10))),
              StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        case("unknown status", POST, "/api/v1/incidents/1/status",
-             Body::Json(json!({"status": "vanished"})), unprocessable, "unknown_status"),
+        case("unknown action", POST, "/api/v1/incidents/1/actions",
+             Body::Json(json!({"action": "vanish", "seq": 1})), unprocessable, "unknown_action"),
         // Map layers.
         case("unknown boundary level", GET, "/api/v1/map/boundaries/planet", NoBody, not_found, "not_found"),
         // Roads (and every other large layer) reach the page only as vector tiles.

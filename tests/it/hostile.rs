@@ -520,15 +520,24 @@ fn incident_reports() {
 }
 
 #[test]
-fn status_changes() {
+fn case_actions() {
     let (bench, _, _, incident) = start_with_incident(7);
     let target = format!("/api/v1/incidents/{}", incident["id"]);
     let expected = RefCell::new(incident.clone());
-    let good: Fields = vec![("status", json_of(&["reported", "dispatched", "resolved"]))];
+    let seq = u32::try_from(incident["seq"].as_i64().expect("seq")).expect("a small seq");
+    let good: Fields = vec![
+        (
+            "action",
+            json_of(&["triage", "reject", "close", "reopen", "dispatch", "merge"]),
+        ),
+        ("seq", up_to(seq + 2)),
+        ("reason", json_of(&["重复上报", ""])),
+        ("note", json_of(&["现场核实"])),
+    ];
     let own = Just(incident["id"].to_string());
     let id = prop_oneof![3 => own, 1 => numbers(), 1 => query_string()];
     let at = |(id, body): (String, Req)| {
-        let path = format!("/api/v1/incidents/{}/status", segment_part(&id).0);
+        let path = format!("/api/v1/incidents/{}/actions", segment_part(&id).0);
         let plain = id;
         Req {
             path,
@@ -537,11 +546,11 @@ fn status_changes() {
         }
     };
     let changes = (id, posts("", good)).prop_map(at);
-    bench.prop("POST …/{id}/status", changes, async |_, a| {
+    bench.prop("POST …/{id}/actions", changes, async |_, a| {
         if a.status.is_success() {
             let v = a.json()?;
             let back = bench.fetch(format!("/api/v1/incidents/{}", v["id"]));
-            prop_assert_eq!(&back.await?, &v, "the new status reads back");
+            prop_assert_eq!(&back.await?, &v, "the new state reads back");
             if v["id"] == incident["id"] {
                 *expected.borrow_mut() = v;
             }

@@ -57,14 +57,14 @@ async fn reports_and_status_changes_reach_every_client_with_increasing_seq() {
     server
         .client()
         .clone()
-        .post(server.url(&format!("/api/v1/incidents/{id}/status")))
-        .json(&json!({"status": "dispatched"}))
+        .post(server.url(&format!("/api/v1/incidents/{id}/actions")))
+        .json(&json!({"action": "triage", "seq": created["seq"]}))
         .send()
         .await
         .unwrap();
     for ws in &mut clients {
         let msg = next(ws).await;
-        assert_eq!(msg["incident"]["status"], "dispatched");
+        assert_eq!(msg["incident"]["status"], "triaged");
         assert!(msg["seq"].as_i64().unwrap() > first_seq);
     }
     server.stop().await;

@@ -5,6 +5,8 @@
 mod accounts;
 mod api;
 mod browser;
+mod cases;
+mod deadlines;
 mod hostile;
 mod live;
 mod migrate;

@@ -67,16 +67,24 @@ async fn a_migrated_store_answers_every_request_as_the_original_did() {
             .json()
             .await
             .expect("json");
-        ids.push(r["id"].as_i64().expect("id"));
+        ids.push((r["id"].as_i64().expect("id"), r["seq"].clone()));
     }
-    let moved = original
-        .client()
-        .post(original.url(&format!("/api/v1/incidents/{}/status", ids[0])))
-        .json(&json!({"status": "dispatched"}))
-        .send()
-        .await
-        .expect("status");
-    assert_eq!(moved.status(), StatusCode::OK);
+    // Cases moved on, so their history (with reasons) is part of what is copied.
+    for (n, (id, seq)) in ids.iter().take(2).enumerate() {
+        let body = match n {
+            0 => json!({"action": "triage", "seq": seq, "note": "现场核实"}),
+            _ => json!({"action": "reject", "seq": seq, "reason": "重复上报"}),
+        };
+        let moved = original
+            .client()
+            .post(original.url(&format!("/api/v1/incidents/{id}/actions")))
+            .json(&body)
+            .send()
+            .await
+            .expect("action");
+        assert_eq!(moved.status(), StatusCode::OK);
+    }
+    let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
     original.screen("wall-1").await.expect("a screen");
     let sqlite = original.stop_keeping_data().await.expect("data");
 
@@ -117,7 +125,8 @@ async fn a_migrated_store_answers_every_request_as_the_original_did() {
         .expect("postgres");
     let mut paths = vec![
         "/api/v1/incidents?limit=100".to_string(),
-        "/api/v1/incidents?status=dispatched".to_string(),
+        "/api/v1/incidents?status=triaged".to_string(),
+        "/api/v1/incidents?status=rejected".to_string(),
         "/api/v1/departments".to_string(),
         "/api/v1/categories".to_string(),
         "/api/v1/map/info".to_string(),
@@ -135,6 +144,7 @@ async fn a_migrated_store_answers_every_request_as_the_original_did() {
     }
     for id in &ids {
         paths.push(format!("/api/v1/incidents/{id}"));
+        paths.push(format!("/api/v1/incidents/{id}/history"));
     }
     for path in &paths {
         let (sa, ba) = body(&a, path).await;
@@ -145,7 +155,7 @@ async fn a_migrated_store_answers_every_request_as_the_original_did() {
     }
     // The log replays the same events with the same seqs.
     let (ra, rb) = (replay(&a).await, replay(&b).await);
-    assert_eq!(ra.len(), 4);
+    assert_eq!(ra.len(), 5, "three reports and two actions");
     assert_eq!(ra, rb);
     // And the copy goes on where the original stopped.
     let next: Value = b

@@ -20,6 +20,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/departments",
     "GET /api/v1/incidents",
     "GET /api/v1/incidents/{id}",
+    "GET /api/v1/incidents/{id}/history",
     "GET /api/v1/map/boundaries/{level}",
     "GET /api/v1/map/info",
     "GET /api/v1/openapi.json",
@@ -34,7 +35,7 @@ const OPERATIONS: &[&str] = &[
     "GET /tiles/{layer}/{z}/{x}/{y}",
     "GET /ws",
     "POST /api/v1/incidents",
-    "POST /api/v1/incidents/{id}/status",
+    "POST /api/v1/incidents/{id}/actions",
     "POST /api/v1/session",
     "POST /api/v1/session/password",
 ];
@@ -66,7 +67,8 @@ fn body_for(operation: &str, at: (f64, f64)) -> Option<Value> {
             "lat": at.1,
             "description": "垃圾堆放 / garbage by the road",
         })),
-        "POST /api/v1/incidents/{id}/status" => Some(json!({ "status": "dispatched" })),
+        // (Its `seq` is filled in with the incident's own when the request is made.)
+        "POST /api/v1/incidents/{id}/actions" => Some(json!({ "action": "triage", "seq": 0 })),
         "POST /api/v1/session" => Some(json!({ "username": "nobody", "password": "wrong-one" })),
         "POST /api/v1/session/password" => Some(json!({
             "current_password": "not-the-current-one",
@@ -150,13 +152,18 @@ async fn the_document_is_openapi_3_1_with_the_security_schemes() {
         );
     }
 
-    // Every 4xx of the API is the error body.
+    // Every 4xx of the API is the error body; a case action's 409 is the error body with the
+    // incident as it is now and the actions allowed.
     for (name, op) in &ops {
         for (status, response) in op["responses"].as_object().expect("responses") {
             if status.starts_with('4') && name.contains(" /api/") {
+                let want = if name == "POST /api/v1/incidents/{id}/actions" && status == "409" {
+                    "#/components/schemas/ConflictBody"
+                } else {
+                    "#/components/schemas/ErrorBody"
+                };
                 assert_eq!(
-                    response["content"]["application/json"]["schema"]["$ref"],
-                    "#/components/schemas/ErrorBody",
+                    response["content"]["application/json"]["schema"]["$ref"], want,
                     "{name} {status}"
                 );
             }
@@ -164,6 +171,16 @@ async fn the_document_is_openapi_3_1_with_the_security_schemes() {
     }
     let error = &doc["components"]["schemas"]["ErrorDetail"];
     assert_eq!(error["required"], json!(["code", "message"]));
+    let conflict = &doc["components"]["schemas"]["ConflictDetail"];
+    let required: Vec<&str> = conflict["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for field in ["code", "message", "incident", "allowed"] {
+        assert!(required.contains(&field), "ConflictDetail requires {field}");
+    }
 
     // The live protocol is described where the upgrade is.
     let ws = &ops["GET /ws"];
@@ -266,7 +283,19 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
         let mut request = client.request(method, server.url(&path));
         let has_body = op.get("requestBody").is_some();
         match body_for(name, (lon, lat)) {
-            Some(body) => {
+            Some(mut body) => {
+                if name == "POST /api/v1/incidents/{id}/actions" {
+                    let target = path.trim_end_matches("/actions");
+                    let incident: Value = client
+                        .get(server.url(target))
+                        .send()
+                        .await
+                        .expect("the incident")
+                        .json()
+                        .await
+                        .expect("json");
+                    body["seq"] = incident["seq"].clone();
+                }
                 assert!(has_body, "{name}: a body is sent, the document has none");
                 request = request.json(&body);
             }

@@ -405,7 +405,10 @@ async fn check_routes(w: &World) -> BTreeSet<String> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|i| i["status"] != "resolved")
+                .filter(|i| {
+                    ["reported", "triaged", "dispatched", "in_progress"]
+                        .contains(&i["status"].as_str().unwrap_or_default())
+                })
                 .count() as i64;
             if stats.body["open"].as_i64() != Some(open_listed) {
                 leaks.push(format!(
@@ -445,28 +448,43 @@ async fn check_routes(w: &World) -> BTreeSet<String> {
             unauth
         };
         expect("GET /api/v1/incidents/{id}", who, "none", &got, none);
+        // The history as the incident: in scope or not at all.
+        let history = |id: i64| format!("/api/v1/incidents/{id}/history");
+        let got = call(c, s, "GET", &history(id_a), None).await;
+        let name = "GET /api/v1/incidents/{id}/history";
+        expect(name, who, "in scope", &got, in_scope);
+        let got = call(c, s, "GET", &history(id_b), None).await;
+        expect(name, who, "out of scope", &got, out_scope);
+        let got = call(c, s, "GET", &history(999_999), None).await;
+        expect(name, who, "none", &got, none);
 
         // Actions: 403 for a role that may not act; an incident out of scope does not exist.
-        let body = json!({"status": "dispatched"});
-        let path_a = format!("/api/v1/incidents/{id_a}/status");
-        let path_b = format!("/api/v1/incidents/{id_b}/status");
+        // `close` on a reported incident is refused for everyone, so the matrix leaves both
+        // incidents as they are: an officer who may act is told it is not legal now (409), a
+        // department operator that it may not close cases (403).
+        let path_a = format!("/api/v1/incidents/{id_a}/actions");
+        let path_b = format!("/api/v1/incidents/{id_b}/actions");
+        let conflict = StatusCode::CONFLICT;
+        let forbidden = StatusCode::FORBIDDEN;
         let (want_a, want_b) = match who {
             Who::Anonymous => (unauth, unauth),
-            w if !w.can_change() => (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
-            w if w.sees_b() => (ok, ok),
-            _ => (ok, StatusCode::NOT_FOUND),
+            w if !w.can_change() => (forbidden, forbidden),
+            Who::Department => (forbidden, StatusCode::NOT_FOUND),
+            w if w.sees_b() => (conflict, conflict),
+            _ => (conflict, StatusCode::NOT_FOUND),
         };
-        let got = call(c, s, "POST", &path_a, Some(body.clone())).await;
+        let close = |incident: &Value| json!({"action": "close", "seq": incident["seq"]});
+        let got = call(c, s, "POST", &path_a, Some(close(&w.a))).await;
         expect(
-            "POST /api/v1/incidents/{id}/status",
+            "POST /api/v1/incidents/{id}/actions",
             who,
             "in scope",
             &got,
             want_a,
         );
-        let got = call(c, s, "POST", &path_b, Some(body)).await;
+        let got = call(c, s, "POST", &path_b, Some(close(&w.b))).await;
         expect(
-            "POST /api/v1/incidents/{id}/status",
+            "POST /api/v1/incidents/{id}/actions",
             who,
             "out of scope",
             &got,

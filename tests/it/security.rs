@@ -272,12 +272,12 @@ async fn state_changing_requests_must_come_from_our_own_origin() {
         .await;
         assert_eq!(s, created, "{cookie} with our Origin: {body}");
     }
-    // Status changes too.
-    let status_url = server.url("/api/v1/incidents/1/status");
+    // Case actions too.
+    let action_url = server.url("/api/v1/incidents/1/actions");
     let r = reqwest::Client::new()
-        .post(&status_url)
+        .post(&action_url)
         .header("origin", "https://evil.example")
-        .json(&json!({"status": "resolved"}))
+        .json(&json!({"action": "triage", "seq": 1}))
         .send()
         .await
         .expect("status change");
@@ -419,7 +419,7 @@ async fn oversized_and_out_of_range_requests_get_clear_4xx_answers() {
     let big = vec![b'['; (1 << 20) + 1];
     for path in [
         "/api/v1/incidents",
-        "/api/v1/incidents/1/status",
+        "/api/v1/incidents/1/actions",
         "/",
         "/ws",
     ] {

@@ -6,10 +6,11 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequest;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use onegrid_app::wire::{ErrorBody, ErrorDetail};
+use onegrid_app::wire::{ConflictBody, ConflictDetail, ErrorBody, ErrorDetail};
 
 use crate::accounts::{AccountsError, LoginError};
-use crate::incidents::{ChangeError, ReportError};
+use crate::cases::{ActError, Refusal};
+use crate::incidents::ReportError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,14 @@ pub enum Error {
     Forbidden { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409 on an incident: the action is not legal in its state, or it changed since the
+    /// caller's `seq`. The body carries the incident as it is and the actions allowed now.
+    #[error("{message}")]
+    CaseConflict {
+        code: &'static str,
+        message: String,
+        incident: Box<onegrid_app::wire::Incident>,
+    },
     #[error("{message}")]
     TooManyRequests {
         code: &'static str,
@@ -75,7 +84,9 @@ impl Error {
         match self {
             Error::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             Error::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
-            Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Error::Conflict { code, .. } | Error::CaseConflict { code, .. } => {
+                (StatusCode::CONFLICT, code)
+            }
             Error::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Error::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Error::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -98,6 +109,23 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let Error::CaseConflict {
+            code,
+            message,
+            incident,
+        } = self
+        {
+            let allowed = onegrid_app::wire::CaseAction::allowed_for(&incident);
+            let body = ConflictBody {
+                error: ConflictDetail {
+                    code: code.to_string(),
+                    message,
+                    incident,
+                    allowed,
+                },
+            };
+            return (status, axum::Json(body)).into_response();
+        }
         let message = if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; the request was not applied".to_string()
@@ -169,11 +197,28 @@ impl From<AccountsError> for Error {
     }
 }
 
-impl From<ChangeError> for Error {
-    fn from(e: ChangeError) -> Error {
+impl From<ActError> for Error {
+    fn from(e: ActError) -> Error {
         match e {
-            ChangeError::Forbidden(m) => Error::forbidden("forbidden", m),
-            ChangeError::Store(s) => Error::Store(s),
+            ActError::NotFound(id) => Error::NotFound(format!("no incident {id}")),
+            ActError::Refused(Refusal::Invalid { code, message }) => {
+                Error::Unprocessable { code, message }
+            }
+            ActError::Refused(Refusal::Forbidden(m)) => Error::forbidden("forbidden", m),
+            ActError::Refused(r @ Refusal::Illegal { .. }) => Error::Conflict {
+                code: "illegal_transition",
+                message: r.to_string(),
+            },
+            ActError::Conflict {
+                code,
+                message,
+                incident,
+            } => Error::CaseConflict {
+                code,
+                message,
+                incident,
+            },
+            ActError::Store(s) => Error::Store(s),
         }
     }
 }

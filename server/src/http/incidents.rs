@@ -91,7 +91,10 @@ pub async fn list(
         Some(s) => Some(IncidentStatus::parse(s).ok_or_else(|| {
             Error::bad_request(
                 "bad_query",
-                format!("unknown status {s:?}; use reported, dispatched or resolved"),
+                format!(
+                    "unknown status {s:?}; use one of {}",
+                    IncidentStatus::ALL.map(|s| s.as_str()).join(", ")
+                ),
             )
         })?),
     };
@@ -128,53 +131,6 @@ pub async fn one(
     state
         .store
         .incident(id, actor.scope.key().as_deref())
-        .await?
-        .map(Json)
-        .ok_or_else(|| Error::NotFound(format!("no incident {id}")))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[derive(utoipa::ToSchema)]
-pub struct StatusBody {
-    /// The new status.
-    #[schema(value_type = IncidentStatus)]
-    status: String,
-}
-
-/// Moves an incident to another status; the change is committed with its event and announced
-/// on `/ws`.
-#[utoipa::path(
-    post,
-    path = "/incidents/{id}/status",
-    tag = "incidents",
-    params(("id", Path, description = "The incident's id.", example = 1)),
-    responses(
-        (status = 200, description = "The incident in its new state.", body = Incident),
-        (status = 400, description = "`bad_path` (the id is not an integer) or `malformed_json`.", body = onegrid_app::wire::ErrorBody),
-        (status = 404, description = "`not_found`: no incident with this id.", body = onegrid_app::wire::ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = onegrid_app::wire::ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = onegrid_app::wire::ErrorBody),
-        (status = 422, description = "`invalid_body` (missing, mistyped or unknown field) or `unknown_status`.", body = onegrid_app::wire::ErrorBody),
-        (status = 500, description = "`internal`: the change was not committed.", body = onegrid_app::wire::ErrorBody),
-    ),
-)]
-pub async fn change_status(
-    State(state): State<AppState>,
-    actor: Actor,
-    Path(id): Path<i64>,
-    Json(body): Json<StatusBody>,
-) -> Result<Json<Incident>, Error> {
-    let status = IncidentStatus::parse(&body.status).ok_or_else(|| Error::Unprocessable {
-        code: "unknown_status",
-        message: format!(
-            "unknown status {:?}; use reported, dispatched or resolved",
-            body.status
-        ),
-    })?;
-    state
-        .incidents
-        .change_status(&actor, id, status)
         .await?
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("no incident {id}")))

@@ -5,6 +5,7 @@
 
 mod audit;
 pub mod auth;
+mod cases;
 mod district;
 mod error;
 mod incidents;
@@ -58,7 +59,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::categories))
         .routes(routes!(incidents::list, incidents::report))
         .routes(routes!(incidents::one))
-        .routes(routes!(incidents::change_status))
+        .routes(routes!(cases::act))
+        .routes(routes!(cases::history))
         .routes(routes!(incidents::stats))
         .routes(routes!(spatial::nearby))
         .routes(routes!(spatial::nearby_geojson))

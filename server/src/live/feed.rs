@@ -169,6 +169,9 @@ mod tests {
             grid_name: "G".into(),
             analysis: Analysis::default(),
             scope_keys: vec!["j:G".into()],
+            duplicate_of: None,
+            dispatch_due_at: None,
+            resolve_due_at: None,
         };
         store
             .report_incident(&draft, &Who::system(), chrono::Utc::now())

@@ -1,19 +1,26 @@
 //! The live simulator: reports an incident in a random grid every so often (exponentially
-//! distributed gaps around the configured mean), and moves reported incidents on to dispatched
-//! and then resolved, so the screen is alive.
+//! distributed gaps around the configured mean), and takes each through its lifecycle at a
+//! lifelike pace — triaged, dispatched to the proposed department (with a recorded decision at
+//! a seam), accepted, resolved with a note, closed; now and then one is rejected, one is
+//! reported twice (and the second merged into the first, or the suggestion dismissed), and one
+//! in ten is left waiting long enough to go overdue and be escalated — so the screen is alive
+//! and the desk has cases in every state.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use geo::{BoundingRect, Contains, InteriorPoint};
-use onegrid_app::wire::{Category, IncidentStatus, NewIncident};
+use onegrid_app::wire::{
+    ActionRequest, CaseAction, Category, Incident, IncidentStatus, NewIncident,
+};
 use rand::distributions::WeightedIndex;
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use crate::accounts::Actor;
+use crate::cases::{ActError, Cases};
 use crate::district::{Jurisdiction, Level};
 use crate::district_state::DistrictState;
 use crate::incidents::Incidents;
@@ -109,6 +116,7 @@ const GIVEN: [&str; 12] = [
 /// of the district as loaded at each report, so it follows imports.
 pub fn spawn_simulator(
     incidents: Incidents,
+    cases: Cases,
     store: Store,
     district: DistrictState,
     options: SimOptions,
@@ -119,10 +127,16 @@ pub fn spawn_simulator(
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let weights = WeightedIndex::new(CATEGORIES.iter().map(|c| c.1)).expect("positive weights");
         let mean = options.interval.as_secs_f64();
-        let mut due: BinaryHeap<Reverse<(Instant, i64, u8)>> = BinaryHeap::new();
+        let mut due: BinaryHeap<Reverse<(Instant, i64)>> = BinaryHeap::new();
 
         // Pick up incidents left open by an earlier run, so open ones keep moving.
-        for status in [IncidentStatus::Reported, IncidentStatus::Dispatched] {
+        for status in [
+            IncidentStatus::Reported,
+            IncidentStatus::Triaged,
+            IncidentStatus::Dispatched,
+            IncidentStatus::InProgress,
+            IncidentStatus::Resolved,
+        ] {
             let open = store
                 .list_incidents(&IncidentQuery {
                     limit: 1000,
@@ -136,39 +150,49 @@ pub fn spawn_simulator(
                 due.push(Reverse((
                     Instant::now() + Duration::from_secs_f64(after),
                     i.id,
-                    next_code(status),
                 )));
             }
         }
 
         let mut next_report = Instant::now() + Duration::from_secs_f64(mean * 0.5);
+        // Where the last reports were, to report one of them again.
+        let mut recent: Vec<(Category, f64, f64)> = Vec::new();
         loop {
             let wake = due
                 .peek()
-                .map_or(next_report, |Reverse((t, _, _))| (*t).min(next_report));
+                .map_or(next_report, |Reverse((t, _))| (*t).min(next_report));
             tokio::time::sleep_until(wake).await;
             let now = Instant::now();
-            while let Some(Reverse((t, id, code))) = due.peek().copied() {
+            while let Some(Reverse((t, id))) = due.peek().copied() {
                 if t > now {
                     break;
                 }
                 due.pop();
-                let status = if code == 1 {
-                    IncidentStatus::Dispatched
-                } else {
-                    IncidentStatus::Resolved
+                let Ok(Some(incident)) = store.incident(id, None).await else {
+                    continue;
                 };
-                match incidents.change_status(&actor, id, status).await {
-                    Ok(Some(_)) if status == IncidentStatus::Dispatched => {
-                        let after = rng.gen_range(15.0..60.0) * mean;
-                        due.push(Reverse((now + Duration::from_secs_f64(after), id, 2)));
+                let Some(req) = next_step(&incident, &mut rng) else {
+                    continue;
+                };
+                match cases.act(&actor, id, &req).await {
+                    Ok(moved) => {
+                        if let Some(after) = pace(moved.status, &mut rng) {
+                            due.push(Reverse((now + Duration::from_secs_f64(after * mean), id)));
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "simulator: status change failed"),
+                    // Someone at the desk moved it first: look again later.
+                    Err(ActError::Conflict { .. }) => {
+                        let after = rng.gen_range(2.0..10.0) * mean;
+                        due.push(Reverse((now + Duration::from_secs_f64(after), id)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, id, "simulator: case action failed"),
                 }
             }
             if now >= next_report {
-                let (category, _, texts) = CATEGORIES[weights.sample(&mut rng)];
+                let (mut category, _, texts) = CATEGORIES[weights.sample(&mut rng)];
+                // Now and then a second person reports what was just reported, a few metres
+                // from it: the desk is offered it as a duplicate.
+                let again = recent.last().copied().filter(|_| rng.gen_bool(0.08));
                 let point = {
                     let district = district.current();
                     let grids: Vec<&Jurisdiction> = district
@@ -183,6 +207,16 @@ pub fn spawn_simulator(
                     } else {
                         random_point_in(grids[rng.gen_range(0..grids.len())], &mut rng)
                     }
+                };
+                let point = match again {
+                    Some((c, lon, lat)) => {
+                        category = c;
+                        Some((
+                            lon + rng.gen_range(-8e-5..8e-5),
+                            lat + rng.gen_range(-8e-5..8e-5),
+                        ))
+                    }
+                    None => point,
                 };
                 let Some((lon, lat)) = point else {
                     if !warned_no_grids {
@@ -205,12 +239,18 @@ pub fn spawn_simulator(
                 };
                 match incidents.report(&actor, report).await {
                     Ok(incident) => {
-                        let after = rng.gen_range(4.0..20.0) * mean;
-                        due.push(Reverse((
-                            now + Duration::from_secs_f64(after),
-                            incident.id,
-                            1,
-                        )));
+                        // One in ten is left waiting a long while (an hour at the default
+                        // pace), so the wall has overdue and escalated cases too.
+                        let after = if rng.gen_bool(0.1) {
+                            rng.gen_range(450.0..900.0)
+                        } else {
+                            rng.gen_range(2.0..10.0)
+                        } * mean;
+                        due.push(Reverse((now + Duration::from_secs_f64(after), incident.id)));
+                        recent.push((category, lon, lat));
+                        if recent.len() > 20 {
+                            recent.remove(0);
+                        }
                     }
                     Err(e) => tracing::warn!(error = %e, "simulator: report failed"),
                 }
@@ -222,13 +262,70 @@ pub fn spawn_simulator(
     })
 }
 
-/// 1 = dispatch next, 2 = resolve next.
-fn next_code(status: IncidentStatus) -> u8 {
-    if status == IncidentStatus::Reported {
-        1
-    } else {
-        2
-    }
+/// The action the simulated officers and departments take next on `incident`; `None` when
+/// it is in an end state, or waits for a person (triaged with no department proposed).
+fn next_step(incident: &Incident, rng: &mut impl Rng) -> Option<ActionRequest> {
+    let proposed = incident.analysis.responsibility.as_ref().and_then(|r| {
+        r.department
+            .as_ref()
+            .map(|d| (d.code.clone(), r.review_required))
+    });
+    let mut req = ActionRequest {
+        seq: incident.seq,
+        ..Default::default()
+    };
+    let action = match incident.status {
+        // A suggested duplicate is merged into the first report, now and then dismissed.
+        IncidentStatus::Reported if incident.duplicate_of.is_some() => {
+            if rng.gen_bool(0.85) {
+                CaseAction::Merge
+            } else {
+                req.note = Some("经核实为不同位置的问题".into());
+                CaseAction::Dismiss
+            }
+        }
+        IncidentStatus::Reported if rng.gen_bool(0.03) => {
+            req.reason = Some("经核实，现场已恢复正常，不予受理".into());
+            CaseAction::Reject
+        }
+        IncidentStatus::Reported => CaseAction::Triage,
+        IncidentStatus::Triaged => {
+            let (code, seam) = proposed?;
+            if seam {
+                req.department = Some(code);
+                req.reason =
+                    Some("插花地带：经联席研判，按权属及管线位置由提议部门牵头处置".into());
+            }
+            CaseAction::Dispatch
+        }
+        IncidentStatus::Dispatched => CaseAction::Accept,
+        IncidentStatus::InProgress => {
+            req.note = Some(
+                [
+                    "已到场处置完毕，现场恢复正常",
+                    "已清理完毕并拍照留档",
+                    "已修复，设置警示至养护期结束",
+                ][rng.gen_range(0..3)]
+                .into(),
+            );
+            CaseAction::Resolve
+        }
+        IncidentStatus::Resolved => CaseAction::Close,
+        IncidentStatus::Closed | IncidentStatus::Rejected | IncidentStatus::Merged => return None,
+    };
+    req.action = action.as_str().to_string();
+    Some(req)
+}
+
+/// How long (in mean report intervals) until the next step from `status`; `None` at the end.
+fn pace(status: IncidentStatus, rng: &mut impl Rng) -> Option<f64> {
+    Some(match status {
+        IncidentStatus::Triaged => rng.gen_range(1.0..6.0),
+        IncidentStatus::Dispatched => rng.gen_range(2.0..10.0),
+        IncidentStatus::InProgress => rng.gen_range(10.0..40.0),
+        IncidentStatus::Resolved => rng.gen_range(5.0..20.0),
+        _ => return None,
+    })
 }
 
 /// A uniformly random point inside the jurisdiction (rejection sampling in its bounding box).

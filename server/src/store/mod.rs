@@ -26,7 +26,7 @@ pub mod testing;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use onegrid_app::wire::{Analysis, Category, Incident, IncidentStatus};
+use onegrid_app::wire::{Analysis, Category, HistoryEntry, Incident, IncidentStatus};
 
 use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction};
 
@@ -94,6 +94,10 @@ pub struct IncidentDraft {
     pub analysis: Analysis,
     /// Scope keys of the incident (see `accounts::Scope`): who may see it.
     pub scope_keys: Vec<String>,
+    /// The open incident it is offered as the duplicate of.
+    pub duplicate_of: Option<i64>,
+    pub dispatch_due_at: Option<DateTime<Utc>>,
+    pub resolve_due_at: Option<DateTime<Utc>>,
 }
 
 /// Filter for [`Store::list_incidents`].
@@ -274,18 +278,59 @@ impl Store {
         backend!(self, s => s.report_incident(draft, who, now).await)
     }
 
-    /// Moves an incident to `status` with its event and audit row, in one transaction. `None`
-    /// if there is no such incident carrying the scope key `visible_to`; `Some` with the
-    /// unchanged incident and no new event when it already has the status.
-    pub async fn change_status(
+    /// Applies one case action to incident `id` with its event (and the merge target's) and
+    /// audit row, in one transaction — only if the incident carries `visible_to` and is still
+    /// at `expected_seq`, so two officers acting at once never overwrite each other.
+    pub async fn apply_case(
         &self,
         id: i64,
-        status: IncidentStatus,
+        expected_seq: i64,
         visible_to: Option<&str>,
+        change: &CaseChange,
         who: &Who,
         now: DateTime<Utc>,
-    ) -> Result<Option<StatusChange>> {
-        backend!(self, s => s.change_status(id, status, visible_to, who, now).await)
+    ) -> Result<CaseOutcome> {
+        backend!(self, s => s.apply_case(id, expected_seq, visible_to, change, who, now).await)
+    }
+
+    /// Open incidents past the deadline of their current phase whose escalation is below 2,
+    /// earliest deadline first, at most `limit`.
+    pub async fn due_for_escalation(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Incident>> {
+        backend!(self, s => s.due_for_escalation(now, limit).await)
+    }
+
+    /// Resolved incidents resolved at or before `before`, oldest first, at most `limit`.
+    pub async fn resolved_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Incident>> {
+        backend!(self, s => s.resolved_before(before, limit).await)
+    }
+
+    /// Open incidents of `category` reported at or after `since` inside the box
+    /// `[west, south, east, north]` (degrees), newest first.
+    pub async fn open_incidents_near(
+        &self,
+        category: Category,
+        bbox: [f64; 4],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Incident>> {
+        backend!(self, s => s.open_incidents_near(category, bbox, since).await)
+    }
+
+    /// The events of incident `id`, oldest first; `None` if there is no such incident carrying
+    /// the scope key `visible_to`.
+    pub async fn incident_history(
+        &self,
+        id: i64,
+        visible_to: Option<&str>,
+    ) -> Result<Option<Vec<HistoryEntry>>> {
+        backend!(self, s => s.incident_history(id, visible_to).await)
     }
 
     /// The incident, if it exists and carries the scope key `visible_to` (any, if `None`).
@@ -348,9 +393,101 @@ impl Store {
     }
 }
 
-/// Outcome of [`Store::change_status`].
+/// What one case action writes (decided by `cases`; the store applies it as given).
 #[derive(Debug, Clone, PartialEq)]
-pub enum StatusChange {
-    Changed(IncidentEvent),
-    Unchanged(Incident),
+pub struct CaseChange {
+    /// The event's kind (`incident.triaged`, …).
+    pub kind: &'static str,
+    pub status: IncidentStatus,
+    /// A corrected category, with the analysis made for it.
+    pub category: Option<Category>,
+    pub analysis: Option<Analysis>,
+    /// Replaces the incident's scope keys (after a re-analysis).
+    pub scope_keys: Option<Vec<String>>,
+    /// Added to the incident's scope keys (the department it is dispatched to).
+    pub add_scope_key: Option<String>,
+    /// The department it is dispatched to.
+    pub department: Option<String>,
+    pub merged_into: Option<i64>,
+    pub resolution: Resolution,
+    /// The escalation level to record (0 when a new phase starts: dispatched, reopened).
+    pub escalation: Option<u8>,
+    /// New deadlines (a corrected category has its own).
+    pub due: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The duplicate suggestion is settled (dismissed, or merged).
+    pub clear_duplicate: bool,
+    /// What the event records besides the state (`from`, `to`, `reason`, …).
+    pub detail: serde_json::Map<String, serde_json::Value>,
+    /// A merge also records an event on the incident it joins.
+    pub joined: Option<Joined>,
+}
+
+impl CaseChange {
+    /// An event of `kind` that leaves the incident in `status` and records `detail`, changing
+    /// nothing else (the fields are set on the result for anything more).
+    pub fn new(
+        kind: &'static str,
+        status: IncidentStatus,
+        detail: serde_json::Map<String, serde_json::Value>,
+    ) -> CaseChange {
+        CaseChange {
+            kind,
+            status,
+            category: None,
+            analysis: None,
+            scope_keys: None,
+            add_scope_key: None,
+            department: None,
+            merged_into: None,
+            resolution: Resolution::Keep,
+            escalation: None,
+            due: None,
+            clear_duplicate: false,
+            detail,
+            joined: None,
+        }
+    }
+}
+
+/// What happens to `resolved_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Set,
+    Clear,
+    Keep,
+}
+
+impl Resolution {
+    /// As the stores' SQL spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Set => "set",
+            Resolution::Clear => "clear",
+            Resolution::Keep => "keep",
+        }
+    }
+}
+
+/// The incident a duplicate is merged into: it gets an `incident.duplicate_joined` event with
+/// `detail`, if it is still at `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    pub id: i64,
+    pub seq: i64,
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Outcome of [`Store::apply_case`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseOutcome {
+    Applied {
+        event: Box<IncidentEvent>,
+        joined: Option<Box<IncidentEvent>>,
+    },
+    /// The incident is no longer at the expected `seq`: nothing was written; this is it now.
+    Stale(Box<Incident>),
+    /// The merge target changed meanwhile (its id): nothing was written.
+    JoinedChanged(i64),
+    /// No such incident carrying the scope key.
+    NotFound,
 }

@@ -15,6 +15,8 @@ pub struct EventRow {
     pub incident_id: Option<i64>,
     /// JSON text (the incident after the change, or the import's summary).
     pub payload: String,
+    /// JSON object: what the event records besides the state (`from`, `to`, `reason`, …).
+    pub detail: String,
     pub actor: String,
     pub created_at: DateTime<Utc>,
 }

@@ -13,11 +13,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Postgres, QueryBuilder, Row, Transaction};
 
 use super::accounts::Who;
-use super::{
-    IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StatusChange, StoreError,
-};
+use super::codec::escalation;
+use super::{IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StoreError};
 
 mod accounts;
+mod cases;
 mod layers;
 mod snapshot;
 mod wkb;
@@ -25,7 +25,8 @@ mod wkb;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 const INCIDENT_COLUMNS: &str = "id, seq, created_at, updated_at, status, category, lat, lon, \
-     description, reporter, street_code, street_name, grid_code, grid_name, analysis";
+     description, reporter, street_code, street_name, grid_code, grid_name, analysis, department, \
+     merged_into, duplicate_of, dispatch_due_at, resolve_due_at, escalation";
 
 /// Connections in the pool: writers queue on the log's row lock anyway, readers load layers.
 const MAX_CONNECTIONS: u32 = 10;
@@ -76,8 +77,10 @@ impl PgStore {
         let seq = append_event(&mut tx, "incident.reported", None, "{}", &who.actor, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incidents (created_at, updated_at, status, category, lat, lon, description,
-                reporter, street_code, street_name, grid_code, grid_name, seq, analysis)
-             VALUES ($1, $1, 'reported', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                reporter, street_code, street_name, grid_code, grid_name, seq, analysis,
+                duplicate_of, dispatch_due_at, resolve_due_at)
+             VALUES ($1, $1, 'reported', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                $15)
              RETURNING id",
         )
         .bind(now)
@@ -92,6 +95,9 @@ impl PgStore {
         .bind(&d.grid_name)
         .bind(seq)
         .bind(analysis)
+        .bind(d.duplicate_of)
+        .bind(d.dispatch_due_at)
+        .bind(d.resolve_due_at)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
@@ -105,7 +111,7 @@ impl PgStore {
         let incident = fetch_incident(&mut tx, id, None, false)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        let scope = fill_event(&mut tx, seq, &incident).await?;
+        let scope = fill_event(&mut tx, seq, &incident, r#"{"to":"reported"}"#).await?;
         accounts::audit_in(
             &mut tx,
             now,
@@ -122,67 +128,6 @@ impl PgStore {
             incident,
             scope,
         })
-    }
-
-    pub async fn change_status(
-        &self,
-        id: i64,
-        status: IncidentStatus,
-        visible_to: Option<&str>,
-        who: &Who,
-        now: DateTime<Utc>,
-    ) -> Result<Option<StatusChange>> {
-        let mut tx = self.write().await?;
-        // FOR UPDATE: a second change of the same incident waits here until this one commits,
-        // then reads the status this one wrote (so "unchanged" is decided on the latest state).
-        let Some(current) = fetch_incident(&mut tx, id, visible_to, true).await? else {
-            return Ok(None);
-        };
-        if current.status == status {
-            return Ok(Some(StatusChange::Unchanged(current)));
-        }
-        let seq = append_event(
-            &mut tx,
-            "incident.status_changed",
-            Some(id),
-            "{}",
-            &who.actor,
-            now,
-        )
-        .await?;
-        let resolved_at = (status == IncidentStatus::Resolved).then_some(now);
-        sqlx::query(
-            "UPDATE incidents SET status = $1, updated_at = $2, resolved_at = $3, seq = $4
-             WHERE id = $5",
-        )
-        .bind(status.as_str())
-        .bind(now)
-        .bind(resolved_at)
-        .bind(seq)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let incident = fetch_incident(&mut tx, id, None, false)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        let scope = fill_event(&mut tx, seq, &incident).await?;
-        let detail = serde_json::json!({ "from": current.status.as_str(), "to": status.as_str() });
-        accounts::audit_in(
-            &mut tx,
-            now,
-            who,
-            "incident.status_changed",
-            &id.to_string(),
-            &detail.to_string(),
-            Some(seq),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(StatusChange::Changed(IncidentEvent {
-            seq,
-            incident,
-            scope,
-        })))
     }
 
     pub async fn incident(&self, id: i64, visible_to: Option<&str>) -> Result<Option<Incident>> {
@@ -224,7 +169,8 @@ impl PgStore {
             )
             SELECT
                 (SELECT count(*) FROM visible WHERE created_at >= $1) AS reported_since,
-                (SELECT count(*) FROM visible WHERE status <> 'resolved') AS open,
+                (SELECT count(*) FROM visible
+                 WHERE status IN ('reported', 'triaged', 'dispatched', 'in_progress')) AS open,
                 (SELECT count(*) FROM visible WHERE resolved_at >= $1) AS resolved_since,
                 (SELECT coalesce(max(seq), 0) FROM events) AS seq",
         )
@@ -356,17 +302,20 @@ pub(super) async fn append_event(
 }
 
 /// Writes the incident's state after the change into its event, so the log alone can replay
-/// it, and gives the event the incident's scope keys as they are now; returns those keys.
-async fn fill_event(
+/// it, with what else the event records (`detail`, a JSON object), and gives the event the
+/// incident's scope keys as they are now; returns those keys.
+pub(super) async fn fill_event(
     tx: &mut Transaction<'_, Postgres>,
     seq: i64,
     incident: &Incident,
+    detail: &str,
 ) -> Result<Vec<String>> {
     let payload = serde_json::to_string(incident)
         .map_err(|e| StoreError::Corrupt(format!("encoding incident: {e}")))?;
-    sqlx::query("UPDATE events SET incident_id = $1, payload = $2 WHERE seq = $3")
+    sqlx::query("UPDATE events SET incident_id = $1, payload = $2, detail = $3 WHERE seq = $4")
         .bind(incident.id)
         .bind(payload)
+        .bind(detail)
         .bind(seq)
         .execute(&mut **tx)
         .await?;
@@ -387,7 +336,7 @@ async fn fill_event(
 }
 
 /// The incident, if it carries the scope key; `lock` takes its row lock for the rest of `tx`.
-async fn fetch_incident(
+pub(super) async fn fetch_incident(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     visible_to: Option<&str>,
@@ -437,6 +386,12 @@ pub(super) fn incident_from_row(r: &PgRow) -> Result<Incident> {
         street_name: r.try_get("street_name")?,
         grid_code: r.try_get("grid_code")?,
         grid_name: r.try_get("grid_name")?,
+        department: r.try_get("department")?,
+        merged_into: r.try_get("merged_into")?,
+        duplicate_of: r.try_get("duplicate_of")?,
+        dispatch_due_at: r.try_get("dispatch_due_at")?,
+        resolve_due_at: r.try_get("resolve_due_at")?,
+        escalation: escalation(i64::from(r.try_get::<i16, _>("escalation")?))?,
         analysis,
     })
 }

@@ -128,7 +128,7 @@ impl PgStore {
         insert_assets(&mut tx, &s.assets, &mut step).await?;
         for chunk in s.events.chunks(BATCH) {
             let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO events (seq, kind, incident_id, payload, actor, created_at) ",
+                "INSERT INTO events (seq, kind, incident_id, payload, actor, created_at, detail) ",
             );
             q.push_values(chunk, |mut b, e| {
                 b.push_bind(e.seq)
@@ -136,7 +136,8 @@ impl PgStore {
                     .push_bind(e.incident_id)
                     .push_bind(&e.payload)
                     .push_bind(&e.actor)
-                    .push_bind(e.created_at);
+                    .push_bind(e.created_at)
+                    .push_bind(&e.detail);
             });
             q.build().execute(&mut *tx).await?;
             step(chunk.len());
@@ -153,7 +154,8 @@ impl PgStore {
             let mut q = QueryBuilder::<Postgres>::new(
                 "INSERT INTO incidents (id, seq, created_at, updated_at, status, category, lat, lon,
                     description, reporter, street_code, street_name, grid_code, grid_name,
-                    analysis, resolved_at) ",
+                    analysis, resolved_at, department, merged_into, duplicate_of,
+                    dispatch_due_at, resolve_due_at, escalation) ",
             );
             q.push_values(chunk.iter().zip(analyses), |mut b, (row, analysis)| {
                 let i = &row.incident;
@@ -172,7 +174,13 @@ impl PgStore {
                     .push_bind(&i.grid_code)
                     .push_bind(&i.grid_name)
                     .push_bind(analysis)
-                    .push_bind(row.resolved_at);
+                    .push_bind(row.resolved_at)
+                    .push_bind(&i.department)
+                    .push_bind(i.merged_into)
+                    .push_bind(i.duplicate_of)
+                    .push_bind(i.dispatch_due_at)
+                    .push_bind(i.resolve_due_at)
+                    .push_bind(i16::from(i.escalation));
             });
             q.build().execute(&mut *tx).await?;
             step(chunk.len());
@@ -295,7 +303,7 @@ async fn export_in(conn: &mut PgConnection) -> Result<Snapshot> {
     }
     drop(rows);
     let mut rows = sqlx::query(
-        "SELECT seq, kind, incident_id, payload, actor, created_at FROM events ORDER BY seq",
+        "SELECT seq, kind, incident_id, payload, actor, created_at, detail FROM events ORDER BY seq",
     )
     .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
@@ -304,6 +312,7 @@ async fn export_in(conn: &mut PgConnection) -> Result<Snapshot> {
             kind: r.try_get("kind")?,
             incident_id: r.try_get("incident_id")?,
             payload: r.try_get("payload")?,
+            detail: r.try_get("detail")?,
             actor: r.try_get("actor")?,
             created_at: r.try_get("created_at")?,
         });

@@ -15,19 +15,19 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::accounts::Who;
-use super::codec::{time_from_text, time_to_text};
-use super::{
-    IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StatusChange, StoreError,
-};
+use super::codec::{escalation, time_from_text, time_to_text};
+use super::{IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StoreError};
 
 mod accounts;
+mod cases;
 mod layers;
 mod snapshot;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 const INCIDENT_COLUMNS: &str = "id, seq, created_at, updated_at, status, category, lat, lon, \
-     description, reporter, street_code, street_name, grid_code, grid_name, analysis";
+     description, reporter, street_code, street_name, grid_code, grid_name, analysis, department, \
+     merged_into, duplicate_of, dispatch_due_at, resolve_due_at, escalation";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -93,8 +93,9 @@ impl SqliteStore {
         let seq = append_event(&mut tx, "incident.reported", None, "{}", &who.actor, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incidents (created_at, updated_at, status, category, lat, lon, description,
-                reporter, street_code, street_name, grid_code, grid_name, seq, analysis)
-             VALUES (?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                reporter, street_code, street_name, grid_code, grid_name, seq, analysis,
+                duplicate_of, dispatch_due_at, resolve_due_at)
+             VALUES (?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&at)
         .bind(&at)
@@ -109,6 +110,9 @@ impl SqliteStore {
         .bind(&d.grid_name)
         .bind(seq)
         .bind(analysis)
+        .bind(d.duplicate_of)
+        .bind(d.dispatch_due_at.map(time_to_text))
+        .bind(d.resolve_due_at.map(time_to_text))
         .fetch_one(&mut *tx)
         .await?;
         for key in &d.scope_keys {
@@ -121,7 +125,7 @@ impl SqliteStore {
         let incident = fetch_incident(&mut tx, id, None)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        let scope = fill_event(&mut tx, seq, &incident).await?;
+        let scope = fill_event(&mut tx, seq, &incident, r#"{"to":"reported"}"#).await?;
         accounts::audit_in(
             &mut tx,
             now,
@@ -138,65 +142,6 @@ impl SqliteStore {
             incident,
             scope,
         })
-    }
-
-    pub async fn change_status(
-        &self,
-        id: i64,
-        status: IncidentStatus,
-        visible_to: Option<&str>,
-        who: &Who,
-        now: DateTime<Utc>,
-    ) -> Result<Option<StatusChange>> {
-        let mut tx = self.write().await?;
-        let Some(current) = fetch_incident(&mut tx, id, visible_to).await? else {
-            return Ok(None);
-        };
-        if current.status == status {
-            return Ok(Some(StatusChange::Unchanged(current)));
-        }
-        let at = time_to_text(now);
-        let seq = append_event(
-            &mut tx,
-            "incident.status_changed",
-            Some(id),
-            "{}",
-            &who.actor,
-            now,
-        )
-        .await?;
-        let resolved_at = (status == IncidentStatus::Resolved).then(|| at.clone());
-        sqlx::query(
-            "UPDATE incidents SET status = ?, updated_at = ?, resolved_at = ?, seq = ? WHERE id = ?",
-        )
-        .bind(status.as_str())
-        .bind(&at)
-        .bind(resolved_at)
-        .bind(seq)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let incident = fetch_incident(&mut tx, id, None)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("incident {id} vanished")))?;
-        let scope = fill_event(&mut tx, seq, &incident).await?;
-        let detail = serde_json::json!({ "from": current.status.as_str(), "to": status.as_str() });
-        accounts::audit_in(
-            &mut tx,
-            now,
-            who,
-            "incident.status_changed",
-            &id.to_string(),
-            &detail.to_string(),
-            Some(seq),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(StatusChange::Changed(IncidentEvent {
-            seq,
-            incident,
-            scope,
-        })))
     }
 
     pub async fn incident(&self, id: i64, visible_to: Option<&str>) -> Result<Option<Incident>> {
@@ -237,7 +182,8 @@ impl SqliteStore {
             )
             SELECT
                 (SELECT count(*) FROM visible WHERE created_at >= ?1) AS reported_since,
-                (SELECT count(*) FROM visible WHERE status != 'resolved') AS open,
+                (SELECT count(*) FROM visible
+                 WHERE status IN ('reported', 'triaged', 'dispatched', 'in_progress')) AS open,
                 (SELECT count(*) FROM visible WHERE resolved_at >= ?1) AS resolved_since,
                 (SELECT coalesce(max(seq), 0) FROM events) AS seq",
         )
@@ -355,17 +301,20 @@ pub(super) async fn append_event(
 }
 
 /// Writes the incident's state after the change into its event, so the log alone can replay
-/// it, and gives the event the incident's scope keys as they are now; returns those keys.
-async fn fill_event(
+/// it, with what else the event records (`detail`, a JSON object), and gives the event the
+/// incident's scope keys as they are now; returns those keys.
+pub(super) async fn fill_event(
     tx: &mut Transaction<'_, Sqlite>,
     seq: i64,
     incident: &Incident,
+    detail: &str,
 ) -> Result<Vec<String>> {
     let payload = serde_json::to_string(incident)
         .map_err(|e| StoreError::Corrupt(format!("encoding incident: {e}")))?;
-    sqlx::query("UPDATE events SET incident_id = ?, payload = ? WHERE seq = ?")
+    sqlx::query("UPDATE events SET incident_id = ?, payload = ?, detail = ? WHERE seq = ?")
         .bind(incident.id)
         .bind(payload)
+        .bind(detail)
         .bind(seq)
         .execute(&mut **tx)
         .await?;
@@ -384,7 +333,7 @@ async fn fill_event(
     )
 }
 
-async fn fetch_incident(
+pub(super) async fn fetch_incident(
     tx: &mut Transaction<'_, Sqlite>,
     id: i64,
     visible_to: Option<&str>,
@@ -405,6 +354,10 @@ fn push_visible(q: &mut QueryBuilder<'_, Sqlite>, visible_to: Option<&str>) {
             .push_bind(key.to_string())
             .push(")");
     }
+}
+
+fn optional_time(t: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    t.as_deref().map(time_from_text).transpose()
 }
 
 pub(super) fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
@@ -430,6 +383,12 @@ pub(super) fn incident_from_row(r: &SqliteRow) -> Result<Incident> {
         street_name: r.try_get("street_name")?,
         grid_code: r.try_get("grid_code")?,
         grid_name: r.try_get("grid_name")?,
+        department: r.try_get("department")?,
+        merged_into: r.try_get("merged_into")?,
+        duplicate_of: r.try_get("duplicate_of")?,
+        dispatch_due_at: optional_time(r.try_get("dispatch_due_at")?)?,
+        resolve_due_at: optional_time(r.try_get("resolve_due_at")?)?,
+        escalation: escalation(r.try_get("escalation")?)?,
         analysis,
     })
 }

@@ -82,7 +82,7 @@ impl SqliteStore {
         }
         drop(rows);
         let mut rows = sqlx::query(
-            "SELECT seq, kind, incident_id, payload, actor, created_at FROM events ORDER BY seq",
+            "SELECT seq, kind, incident_id, payload, actor, created_at, detail FROM events ORDER BY seq",
         )
         .fetch(db);
         while let Some(r) = rows.try_next().await? {
@@ -91,6 +91,7 @@ impl SqliteStore {
                 kind: r.try_get("kind")?,
                 incident_id: r.try_get("incident_id")?,
                 payload: r.try_get("payload")?,
+                detail: r.try_get("detail")?,
                 actor: r.try_get("actor")?,
                 created_at: time_from_text(r.try_get("created_at")?)?,
             });
@@ -215,7 +216,7 @@ impl SqliteStore {
         super::layers::insert_assets(&mut tx, &s.assets, &mut step).await?;
         for chunk in s.events.chunks(BATCH) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (seq, kind, incident_id, payload, actor, created_at) ",
+                "INSERT INTO events (seq, kind, incident_id, payload, actor, created_at, detail) ",
             );
             q.push_values(chunk, |mut b, e| {
                 b.push_bind(e.seq)
@@ -223,7 +224,8 @@ impl SqliteStore {
                     .push_bind(e.incident_id)
                     .push_bind(&e.payload)
                     .push_bind(&e.actor)
-                    .push_bind(time_to_text(e.created_at));
+                    .push_bind(time_to_text(e.created_at))
+                    .push_bind(&e.detail);
             });
             q.build().execute(&mut *tx).await?;
             step(chunk.len());
@@ -232,7 +234,8 @@ impl SqliteStore {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO incidents (id, seq, created_at, updated_at, status, category, lat, lon,
                     description, reporter, street_code, street_name, grid_code, grid_name,
-                    analysis, resolved_at) ",
+                    analysis, resolved_at, department, merged_into, duplicate_of,
+                    dispatch_due_at, resolve_due_at, escalation) ",
             );
             q.push_values(chunk, |mut b, row| {
                 let i = &row.incident;
@@ -251,7 +254,13 @@ impl SqliteStore {
                     .push_bind(&i.grid_code)
                     .push_bind(&i.grid_name)
                     .push_bind(serde_json::to_string(&i.analysis).unwrap_or_default())
-                    .push_bind(row.resolved_at.map(time_to_text));
+                    .push_bind(row.resolved_at.map(time_to_text))
+                    .push_bind(&i.department)
+                    .push_bind(i.merged_into)
+                    .push_bind(i.duplicate_of)
+                    .push_bind(i.dispatch_due_at.map(time_to_text))
+                    .push_bind(i.resolve_due_at.map(time_to_text))
+                    .push_bind(i64::from(i.escalation));
             });
             q.build().execute(&mut *tx).await?;
             step(chunk.len());

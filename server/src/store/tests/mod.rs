@@ -13,6 +13,8 @@ use super::testing::TestStore;
 use super::*;
 use crate::district::{Asset, AssetLayer, Department, District, Jurisdiction, Level, Props};
 
+mod cases;
+
 fn district() -> District {
     let square = |x0: f64, y0: f64, d: f64| {
         MultiPolygon(vec![polygon![
@@ -103,7 +105,17 @@ fn draft(n: usize, keys: &[&str]) -> IncidentDraft {
         grid_name: "网格".into(),
         analysis: Analysis::default(),
         scope_keys: keys.iter().map(|k| k.to_string()).collect(),
+        duplicate_of: None,
+        dispatch_due_at: Some(Utc::now() + Duration::minutes(30)),
+        resolve_due_at: Some(Utc::now() + Duration::minutes(120)),
     }
+}
+
+/// A case change that only moves the status, with `from`/`to` in its detail.
+fn change(kind: &'static str, status: IncidentStatus) -> CaseChange {
+    let mut detail = serde_json::Map::new();
+    detail.insert("to".into(), serde_json::json!(status.as_str()));
+    CaseChange::new(kind, status, detail)
 }
 
 fn who() -> Who {
@@ -224,11 +236,12 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
         None
     );
 
-    let Some(StatusChange::Changed(moved)) = s
-        .change_status(
+    let CaseOutcome::Applied { event: moved, .. } = s
+        .apply_case(
             a.incident.id,
-            IncidentStatus::Resolved,
+            a.seq,
             Some("d:water"),
+            &change("incident.triaged", IncidentStatus::Triaged),
             &who(),
             now + Duration::seconds(2),
         )
@@ -238,23 +251,34 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
         panic!("a change")
     };
     assert_eq!(moved.seq, b.seq + 1);
-    assert_eq!(moved.incident.status, IncidentStatus::Resolved);
+    assert_eq!(moved.incident.seq, moved.seq);
+    assert_eq!(moved.incident.status, IncidentStatus::Triaged);
+    // Decided on the state before the change: refused, nothing written.
     let again = s
-        .change_status(a.incident.id, IncidentStatus::Resolved, None, &who(), now)
-        .await
-        .expect("change");
-    assert!(matches!(again, Some(StatusChange::Unchanged(_))));
-    let out_of_scope = s
-        .change_status(
-            b.incident.id,
-            IncidentStatus::Resolved,
-            Some("j:G1"),
+        .apply_case(
+            a.incident.id,
+            a.seq,
+            None,
+            &change("incident.rejected", IncidentStatus::Rejected),
             &who(),
             now,
         )
         .await
         .expect("change");
-    assert_eq!(out_of_scope, None);
+    assert_eq!(again, CaseOutcome::Stale(Box::new(moved.incident.clone())));
+    assert_eq!(s.last_seq().await.expect("last"), moved.seq);
+    let out_of_scope = s
+        .apply_case(
+            b.incident.id,
+            b.seq,
+            Some("j:G1"),
+            &change("incident.triaged", IncidentStatus::Triaged),
+            &who(),
+            now,
+        )
+        .await
+        .expect("change");
+    assert_eq!(out_of_scope, CaseOutcome::NotFound);
 
     let all = s
         .list_incidents(&IncidentQuery {
@@ -288,7 +312,8 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
             counts.resolved_since,
             counts.seq
         ),
-        (2, 1, 1, moved.seq)
+        (2, 2, 0, moved.seq),
+        "triaged is still open"
     );
     let counts = s
         .counts(now - Duration::hours(1), Some("j:G1"))
@@ -296,7 +321,7 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
         .expect("counts");
     assert_eq!(
         (counts.reported_since, counts.open, counts.resolved_since),
-        (1, 0, 1)
+        (1, 1, 0)
     );
 
     let replay = s
@@ -320,7 +345,7 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
         seqs[2],
         (
             moved.seq,
-            "incident.status_changed".to_string(),
+            "incident.triaged".to_string(),
             "user:tester".to_string()
         )
     );
@@ -491,7 +516,10 @@ async fn an_exported_store_restores_into_an_empty_one_row_for_row() {
         .report_incident(&draft(1, &["j:G1"]), &who(), now)
         .await
         .expect("report");
-    s.change_status(e.incident.id, IncidentStatus::Resolved, None, &who(), now)
+    let mut dispatch = change("incident.dispatched", IncidentStatus::Dispatched);
+    dispatch.department = Some("water".into());
+    dispatch.add_scope_key = Some("d:water".into());
+    s.apply_case(e.incident.id, e.seq, None, &dispatch, &who(), now)
         .await
         .expect("change");
     let u = s
@@ -577,16 +605,18 @@ async fn concurrent_writers_never_let_a_tailing_reader_skip_a_seq() {
                     .await
                     .expect("report");
                 if i % 2 == 0 {
-                    store
-                        .change_status(
+                    let moved = store
+                        .apply_case(
                             e.incident.id,
-                            IncidentStatus::Dispatched,
+                            e.seq,
                             None,
+                            &change("incident.triaged", IncidentStatus::Triaged),
                             &who(),
                             Utc::now(),
                         )
                         .await
                         .expect("change");
+                    assert!(matches!(moved, CaseOutcome::Applied { .. }));
                 }
             }
         }));

@@ -13,6 +13,7 @@ mod migrate;
 mod openapi;
 mod osm;
 mod own_district;
+mod queue;
 mod reload;
 mod replicas;
 mod scope;

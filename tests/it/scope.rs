@@ -378,8 +378,61 @@ async fn check_routes(w: &World) -> BTreeSet<String> {
         // Incidents: the list and the counts hold exactly what the caller sees.
         let got = call(c, s, "GET", "/api/v1/incidents?limit=1000", None).await;
         expect("GET /api/v1/incidents", who, "list", &got, read);
+        let counted = call(c, s, "GET", "/api/v1/incidents/counts", None).await;
+        expect(
+            "GET /api/v1/incidents/counts",
+            who,
+            "counts",
+            &counted,
+            read,
+        );
+        let geojson = call(c, s, "GET", "/api/v1/incidents/export.geojson", None).await;
+        expect(
+            "GET /api/v1/incidents/export.geojson",
+            who,
+            "export",
+            &geojson,
+            read,
+        );
+        let csv = call(c, s, "GET", "/api/v1/incidents/export.csv", None).await;
+        expect(
+            "GET /api/v1/incidents/export.csv",
+            who,
+            "export",
+            &csv,
+            read,
+        );
         if signed_in {
             let listed = ids(&got.body);
+            let exported: Vec<i64> = geojson.body["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["id"].as_i64())
+                .collect();
+            let sorted: Vec<i64> = listed.iter().copied().collect();
+            if exported != sorted {
+                leaks.push(format!(
+                    "GET /api/v1/incidents/export.geojson as {who:?}: {exported:?}, listed {sorted:?}"
+                ));
+            }
+            let csv_rows = csv
+                .body
+                .as_str()
+                .map_or(0, |t| t.lines().count().saturating_sub(1));
+            if csv_rows != listed.len() {
+                leaks.push(format!(
+                    "GET /api/v1/incidents/export.csv as {who:?}: {csv_rows} rows, {} listed",
+                    listed.len()
+                ));
+            }
+            if counted.body["total"].as_i64() != Some(listed.len() as i64) {
+                leaks.push(format!(
+                    "GET /api/v1/incidents/counts as {who:?}: total {} but {} listed",
+                    counted.body["total"],
+                    listed.len()
+                ));
+            }
             if listed.contains(&id_a) != who.sees_a() || listed.contains(&id_b) != who.sees_b() {
                 leaks.push(format!(
                     "GET /api/v1/incidents as {who:?}: has A {} B {}",

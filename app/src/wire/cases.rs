@@ -230,3 +230,19 @@ pub struct HistoryEntry {
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
+
+/// `GET /api/v1/incidents/counts`: how many incidents of the queue fall under each value of
+/// each filter (every other filter applied; an incident with no department counts under `""`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct QueueCountsInfo {
+    pub total: i64,
+    pub statuses: std::collections::BTreeMap<String, i64>,
+    pub categories: std::collections::BTreeMap<String, i64>,
+    pub streets: std::collections::BTreeMap<String, i64>,
+    pub departments: std::collections::BTreeMap<String, i64>,
+    /// Past the deadline of their phase now.
+    pub overdue: i64,
+    /// At a seam.
+    pub seam: i64,
+}

@@ -1,20 +1,15 @@
-//! `/api/v1/incidents`, `/api/v1/categories`, `/api/v1/stats`.
+//! `POST /api/v1/incidents`, `/api/v1/incidents/{id}`, `/api/v1/categories`, `/api/v1/stats`
+//! (the queue, `GET /api/v1/incidents`, is `queue`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{TimeZone, Utc};
-use onegrid_app::wire::{Category, CategoryInfo, Incident, IncidentStatus, NewIncident, Stats};
-use serde::Deserialize;
+use onegrid_app::wire::{Category, CategoryInfo, Incident, NewIncident, Stats};
 
-use super::error::{Error, Json, Path, Query};
+use super::error::{Error, Json, Path};
 use crate::accounts::Actor;
-use crate::store::IncidentQuery;
 use crate::AppState;
-
-/// Default and largest page of `GET /api/v1/incidents`.
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
 
 /// The incident categories, with their labels in Chinese and English.
 #[utoipa::path(
@@ -49,64 +44,6 @@ pub async fn report(
 ) -> Result<impl IntoResponse, Error> {
     let incident = state.incidents.report(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(incident)))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// How many incidents to answer.
-    #[param(minimum = 1, maximum = 1000, default = json!(DEFAULT_LIMIT))]
-    limit: Option<u32>,
-    /// Only incidents in this status; empty or absent: every status.
-    #[param(value_type = Option<IncidentStatus>)]
-    status: Option<String>,
-}
-
-/// The newest incidents first.
-#[utoipa::path(
-    get,
-    path = "/incidents",
-    tag = "incidents",
-    params(ListParams),
-    responses(
-        (status = 200, description = "The newest incidents, newest first.", body = Vec<Incident>),
-        (status = 400, description = "`bad_query`: `limit` out of range, an unknown `status`, or a malformed query.", body = onegrid_app::wire::ErrorBody),
-        (status = 500, description = "`internal`.", body = onegrid_app::wire::ErrorBody),
-    ),
-)]
-pub async fn list(
-    State(state): State<AppState>,
-    actor: Actor,
-    Query(params): Query<ListParams>,
-) -> Result<Json<Vec<Incident>>, Error> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::bad_request(
-            "bad_query",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let status = match params.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(IncidentStatus::parse(s).ok_or_else(|| {
-            Error::bad_request(
-                "bad_query",
-                format!(
-                    "unknown status {s:?}; use one of {}",
-                    IncidentStatus::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
-        })?),
-    };
-    let incidents = state
-        .store
-        .list_incidents(&IncidentQuery {
-            limit,
-            status,
-            visible_to: actor.scope.key(),
-        })
-        .await?;
-    Ok(Json(incidents))
 }
 
 /// One incident in its current state.

@@ -12,6 +12,7 @@ mod incidents;
 mod live;
 mod map;
 mod openapi;
+mod queue;
 mod rate_limit;
 mod security;
 mod session;
@@ -57,7 +58,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(session::change_password))
         .routes(routes!(audit::list))
         .routes(routes!(incidents::categories))
-        .routes(routes!(incidents::list, incidents::report))
+        .routes(routes!(queue::list, incidents::report))
+        .routes(routes!(queue::counts))
+        .routes(routes!(queue::export_csv))
+        .routes(routes!(queue::export_geojson))
         .routes(routes!(incidents::one))
         .routes(routes!(cases::act))
         .routes(routes!(cases::history))

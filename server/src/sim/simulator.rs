@@ -141,7 +141,7 @@ pub fn spawn_simulator(
                 .list_incidents(&IncidentQuery {
                     limit: 1000,
                     status: Some(status),
-                    visible_to: None,
+                    ..Default::default()
                 })
                 .await
                 .unwrap_or_default();

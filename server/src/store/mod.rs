@@ -100,13 +100,56 @@ pub struct IncidentDraft {
     pub resolve_due_at: Option<DateTime<Utc>>,
 }
 
-/// Filter for [`Store::list_incidents`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Filter, order and page for [`Store::list_incidents`] and [`Store::queue_counts`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IncidentQuery {
     pub limit: u32,
+    /// Incidents skipped before the page.
+    pub offset: u32,
     pub status: Option<IncidentStatus>,
+    pub category: Option<Category>,
+    /// Only incidents in (or at a seam touching) this jurisdiction: a street, community or grid.
+    pub within: Option<String>,
+    /// Only incidents dispatched to this department.
+    pub department: Option<String>,
+    /// Only incidents past the deadline of their phase at this moment.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Only incidents at a seam (`Some(true)`) or not at one (`Some(false)`).
+    pub seam: Option<bool>,
+    /// Only incidents whose description or reporter holds this text, or whose id it is.
+    pub text: Option<String>,
+    pub sort: QueueSort,
+    /// Only incidents with a greater id (with [`QueueSort::Id`]: the next page of an export).
+    pub after_id: Option<i64>,
     /// Only incidents carrying this scope key; `None` for the whole district.
     pub visible_to: Option<String>,
+}
+
+/// Order of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueSort {
+    /// Newest report first.
+    #[default]
+    Newest,
+    /// Oldest report first.
+    Oldest,
+    /// Nearest deadline of the current phase first (those without one last).
+    Deadline,
+    /// By id (an export pages through the queue this way, with `after_id`).
+    Id,
+}
+
+/// How many incidents of a queue fall under each value of each filter, every other filter
+/// applied: what the desk shows beside each choice.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueCounts {
+    pub total: i64,
+    pub statuses: Vec<(String, i64)>,
+    pub categories: Vec<(String, i64)>,
+    pub streets: Vec<(String, i64)>,
+    pub departments: Vec<(String, i64)>,
+    pub overdue: i64,
+    pub seam: i64,
 }
 
 /// Counts since a moment (local midnight) and now.
@@ -338,9 +381,19 @@ impl Store {
         backend!(self, s => s.incident(id, visible_to).await)
     }
 
-    /// Newest first.
+    /// The page of the queue `query` asks for, in its order.
     pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
         backend!(self, s => s.list_incidents(query).await)
+    }
+
+    /// The counts beside each filter of the queue `query` (its page and order ignored);
+    /// `overdue` counts those past their deadline at `now`.
+    pub async fn queue_counts(
+        &self,
+        query: &IncidentQuery,
+        now: DateTime<Utc>,
+    ) -> Result<QueueCounts> {
+        backend!(self, s => s.queue_counts(query, now).await)
     }
 
     /// Counts over the incidents carrying `visible_to` (all, if `None`).

@@ -14,11 +14,12 @@ use sqlx::{ConnectOptions, Postgres, QueryBuilder, Row, Transaction};
 
 use super::accounts::Who;
 use super::codec::escalation;
-use super::{IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StoreError};
+use super::{IncidentCounts, IncidentDraft, IncidentEvent, Result, StoreError};
 
 mod accounts;
 mod cases;
 mod layers;
+mod queue;
 mod snapshot;
 mod wkb;
 
@@ -138,20 +139,6 @@ impl PgStore {
         push_visible(&mut q, visible_to);
         let row = q.build().fetch_optional(&self.pool).await?;
         row.as_ref().map(incident_from_row).transpose()
-    }
-
-    pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
-        let mut q = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
-        ));
-        if let Some(status) = query.status {
-            q.push(" AND status = ").push_bind(status.as_str());
-        }
-        push_visible(&mut q, query.visible_to.as_deref());
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(incident_from_row).collect()
     }
 
     pub async fn counts(

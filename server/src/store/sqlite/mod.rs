@@ -16,11 +16,12 @@ use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::accounts::Who;
 use super::codec::{escalation, time_from_text, time_to_text};
-use super::{IncidentCounts, IncidentDraft, IncidentEvent, IncidentQuery, Result, StoreError};
+use super::{IncidentCounts, IncidentDraft, IncidentEvent, Result, StoreError};
 
 mod accounts;
 mod cases;
 mod layers;
+mod queue;
 mod snapshot;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -152,20 +153,6 @@ impl SqliteStore {
         push_visible(&mut q, visible_to);
         let row = q.build().fetch_optional(&self.reader).await?;
         row.as_ref().map(incident_from_row).transpose()
-    }
-
-    pub async fn list_incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1"
-        ));
-        if let Some(status) = query.status {
-            q.push(" AND status = ").push_bind(status.as_str());
-        }
-        push_visible(&mut q, query.visible_to.as_deref());
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(query.limit));
-        let rows = q.build().fetch_all(&self.reader).await?;
-        rows.iter().map(incident_from_row).collect()
     }
 
     pub async fn counts(

@@ -283,8 +283,7 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
     let all = s
         .list_incidents(&IncidentQuery {
             limit: 10,
-            status: None,
-            visible_to: None,
+            ..Default::default()
         })
         .await
         .expect("list");
@@ -295,8 +294,8 @@ async fn incidents_move_with_their_events_and_are_seen_only_in_scope() {
     let scoped = s
         .list_incidents(&IncidentQuery {
             limit: 10,
-            status: None,
             visible_to: Some("j:G2".into()),
+            ..Default::default()
         })
         .await
         .expect("list");

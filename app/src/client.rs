@@ -69,6 +69,18 @@ pub fn start(dash: Dash) {
         None => map::select_incident(-1.0, 0.0, 0.0, false),
     });
 
+    // A reason, a chosen department or an error belong to the incident they were written for:
+    // another selection starts afresh (a live update of the same incident keeps them).
+    Effect::new(move |previous: Option<Option<i64>>| {
+        let now = dash.selected.get();
+        if previous.is_some_and(|p| p != now) {
+            dash.action_note.set(String::new());
+            dash.action_department.set(String::new());
+            dash.action_error.set(None);
+        }
+        now
+    });
+
     mount_map(dash, 0);
     refresh_rules(dash);
     load_departments(dash);

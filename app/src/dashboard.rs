@@ -513,7 +513,19 @@ fn Details() -> impl IntoView {
                         <dt>{t().location}</dt>
                         <dd><code>{format!("{:.6}, {:.6}", i.lat, i.lon)}</code></dd>
                         {deadline}
-                        {i.department.clone().map(|d| view! { <dt>{t().assigned_to}</dt><dd>{d}</dd> })}
+                        {i.department.clone().map(|code| {
+                            // The department's name as the district lists it (its code until
+                            // the list has loaded, or for one no longer listed).
+                            let name = move || {
+                                dash.departments.with(|list| {
+                                    list.iter().find(|d| d.code == code).map_or_else(
+                                        || code.clone(),
+                                        |d| if lang == Lang::Zh { d.name_zh.clone() } else { d.name_en.clone() },
+                                    )
+                                })
+                            };
+                            view! { <dt>{t().assigned_to}</dt><dd>{name}</dd> }
+                        })}
                         {i.duplicate_of.map(|d| view! { <dt>{t().duplicate_of}</dt><dd class="details-duplicate">"#"{d}</dd> })}
                         {i.merged_into.map(|d| view! { <dt>{t().merged_into}</dt><dd>"#"{d}</dd> })}
                     </dl>
